@@ -1,0 +1,104 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from billing.models import ProviderInvoice
+from billing.services import provider_invoice_delete, provider_invoice_save
+
+
+@admin.register(ProviderInvoice)
+class ProviderInvoiceAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "provider",
+        "invoice_number",
+        "kind",
+        "period_start",
+        "period_end",
+        "amount_display",
+        "invoice_date",
+        "entered_by",
+        "attachment_link",
+    )
+    list_filter = ("provider", "kind", "currency")
+    search_fields = ("invoice_number", "notes")
+    date_hierarchy = "period_start"
+    list_select_related = ("entered_by",)
+    fieldsets = (
+        (None, {"fields": ("provider", "kind", "invoice_number", "invoice_date")}),
+        (
+            "Period and amount",
+            {"fields": ("period_start", "period_end", "amount", "currency", "overlaps")},
+        ),
+        (None, {"fields": ("notes", "attachment", "entered_by", "created_at", "updated_at")}),
+    )
+    readonly_fields = ("overlaps", "entered_by", "created_at", "updated_at")
+    history_list_display = ("amount", "currency", "period_start", "period_end")
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj):
+        sign = "−" if obj.signed_amount < 0 else ""
+        return format_html("{}{} {}", sign, obj.amount, obj.currency)
+
+    @admin.display(description="Attachment")
+    def attachment_link(self, obj):
+        if not obj.attachment:
+            return "—"
+        url = reverse("admin:billing_providerinvoice_attachment", args=[obj.pk])
+        return format_html('<a href="{}">file</a>', url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.attachment_view)
+        return [
+            path("<int:pk>/attachment/", view, name="billing_providerinvoice_attachment"),
+            *super().get_urls(),
+        ]
+
+    def attachment_view(self, request, pk):
+        """Invoices are confidential: their files are served to who may view invoices only,
+        never from a public media URL."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(ProviderInvoice, pk=pk)
+        if not invoice.attachment:
+            raise Http404("This invoice has no attachment.")
+        return FileResponse(
+            invoice.attachment.open("rb"), filename=invoice.attachment.name.rsplit("/", 1)[-1]
+        )
+
+    @admin.display(description="Overlapping invoices")
+    def overlaps(self, obj):
+        others = obj.overlapping() if obj.pk else []
+        if not others:
+            return "None"
+        return format_html_join(
+            format_html("<br>"),
+            "{} ({} to {}, {} {})",
+            (
+                (o.invoice_number, o.period_start, o.period_end, o.amount, o.currency)
+                for o in others
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        provider_invoice_save(invoice=obj, user=request.user)
+        others = list(obj.overlapping())
+        if others:
+            names = ", ".join(
+                f"{o.invoice_number} ({o.period_start} to {o.period_end})" for o in others
+            )
+            messages.warning(
+                request,
+                f"{obj} overlaps {names} for the same provider. Both count as real costs for "
+                "the shared days; check that this is not the same bill entered twice.",
+            )
+
+    def delete_model(self, request, obj):
+        provider_invoice_delete(invoice=obj)
+
+    def delete_queryset(self, request, queryset):
+        for invoice in queryset:
+            provider_invoice_delete(invoice=invoice)

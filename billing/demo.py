@@ -1,0 +1,195 @@
+"""Six months of realistic, clearly-labelled demo data for the quick start.
+
+Everything is derived from the day and the provider with a seeded random generator, and written
+through the ledger's upserts, so loading it twice on the same day changes nothing. Every row is
+tagged {"demo": true}; demo invoices are numbered DEMO-... and say so in their notes.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from billing.models import ProviderInvoice
+from billing.services import provider_invoice_save
+from costledger.models import CostEntry, MetricSample, RevenueSnapshot, Source
+from costledger.providers import provider_category
+from costledger.selectors import add_months, month_start
+from costledger.services import (
+    cost_entries_upsert,
+    metric_samples_upsert,
+    revenue_snapshots_upsert,
+)
+
+DEMO_TAGS = {"demo": True}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DailyCharge:
+    provider: str
+    service: str
+    source: str
+    monthly: Decimal  # typical monthly amount, spread over the days with some noise
+    unit: str = ""
+
+
+DAILY_CHARGES = [
+    DailyCharge("digitalocean", "App Platform", Source.API, Decimal("84.00")),
+    DailyCharge("digitalocean", "Managed PostgreSQL", Source.API, Decimal("60.00")),
+    DailyCharge("digitalocean", "Container Registry", Source.API, Decimal("5.00")),
+    DailyCharge("digitalocean", "Spaces", Source.API, Decimal("5.00")),
+    DailyCharge("supabase", "Pro plan and usage (estimate)", Source.ESTIMATE, Decimal("32.00")),
+    DailyCharge("weaviate", "Serverless cloud (estimate)", Source.ESTIMATE, Decimal("95.00")),
+    DailyCharge("twilio", "totalprice", Source.API, Decimal("41.00"), "messages"),
+    DailyCharge("stripe", "Processing fees", Source.API, Decimal("186.00")),
+    DailyCharge("openai", "gpt-4o", Source.API, Decimal("640.00"), "tokens"),
+    DailyCharge("openai", "gpt-4o-mini", Source.API, Decimal("95.00"), "tokens"),
+    DailyCharge("anthropic", "claude-sonnet-4-5", Source.API, Decimal("520.00"), "tokens"),
+    DailyCharge("anthropic", "claude-haiku-4-5", Source.API, Decimal("48.00"), "tokens"),
+    DailyCharge("openrouter", "meta-llama/llama-3.3-70b-instruct", Source.API, Decimal("36.00")),
+]
+
+# Months (counted back from the current one) whose invoices the demo admin has entered: the
+# older months carry invoices, the last full month and the current one still show estimates.
+INVOICED_MONTHS_BACK = (5, 4, 3, 2)
+INVOICE_AMOUNTS = {"supabase": Decimal("25.00"), "weaviate": Decimal("89.00")}
+
+
+def _rng(*parts) -> random.Random:
+    return random.Random("-".join(str(p) for p in parts))
+
+
+def _noise(rng: random.Random, spread: int) -> Decimal:
+    """A factor 1 ± spread% as an exact Decimal (whole hundredths of a percent)."""
+    return Decimal(100_00 + rng.randint(-spread * 100, spread * 100)) / Decimal(100_00)
+
+
+def _days(start: date, end: date):
+    for i in range((end - start).days):
+        yield start + timedelta(days=i)
+
+
+def _growth(day: date, start: date, total_days: int) -> Decimal:
+    """From 0.75 at the start to 1.00 today: the business grows over the demo period."""
+    elapsed = Decimal((day - start).days) / Decimal(max(total_days, 1))
+    return Decimal("0.75") + Decimal("0.25") * elapsed
+
+
+def _cost_entries(start: date, end: date) -> list[CostEntry]:
+    total_days = (end - start).days
+    entries = []
+    for day in _days(start, end):
+        growth = _growth(day, start, total_days)
+        for charge in DAILY_CHARGES:
+            noise = _noise(_rng(charge.provider, charge.service, day), 12)
+            daily = (charge.monthly / 30 * growth * noise).quantize(Decimal("0.000001"))
+            entries.append(
+                CostEntry(
+                    provider=charge.provider,
+                    service=charge.service,
+                    category=provider_category(charge.provider),
+                    charge_period_start=day,
+                    charge_period_end=day + timedelta(days=1),
+                    billed_cost=daily,
+                    currency="USD",
+                    unit=charge.unit,
+                    source=charge.source,
+                    reference="demo",
+                    tags=DEMO_TAGS,
+                )
+            )
+    return entries
+
+
+def _metric_samples(start: date, end: date) -> list[MetricSample]:
+    total_days = (end - start).days
+    samples = []
+    for day in _days(start, end):
+        growth = _growth(day, start, total_days)
+        figures = [
+            ("weaviate", "objects", Decimal(1_800_000) * growth, "objects"),
+            ("weaviate", "vector_dimensions", Decimal(1_800_000 * 1536) * growth, "dimensions"),
+            ("supabase", "monthly_active_users", Decimal(9_000) * growth, "users"),
+            ("supabase", "database_size", Decimal(3_400) * growth, "MB"),
+            ("twilio", "messages_sent", Decimal(1_100) * growth * _noise(_rng(day), 20), "messages"),
+            ("digitalocean", "registry_size", Decimal(1_250) * growth, "MB"),
+        ]
+        for provider, metric, value, unit in figures:
+            samples.append(
+                MetricSample(
+                    provider=provider,
+                    metric=metric,
+                    day=day,
+                    dimensions=DEMO_TAGS,
+                    value=value.quantize(Decimal(1)),
+                    unit=unit,
+                )
+            )
+    return samples
+
+
+def _revenue(start: date, end: date) -> list[RevenueSnapshot]:
+    total_days = (end - start).days
+    snapshots = []
+    previous = None
+    for day in _days(start, end):
+        subscriptions = 160 + (day - start).days * 140 // max(total_days, 1)
+        mrr = (Decimal(subscriptions) * Decimal("29.50")).quantize(CENT)
+        change = mrr - previous if previous is not None else Decimal(0)
+        snapshots.append(
+            RevenueSnapshot(
+                day=day,
+                currency="USD",
+                mrr=mrr,
+                active_subscriptions=subscriptions,
+                trialing_subscriptions=12 + _rng("trials", day).randint(0, 8),
+                new_mrr=max(change, Decimal(0)) + Decimal("29.50"),
+                churned_mrr=Decimal("29.50"),
+            )
+        )
+        previous = mrr
+    return snapshots
+
+
+def _invoices(this_month: date) -> int:
+    written = 0
+    for months_back in INVOICED_MONTHS_BACK:
+        month = add_months(this_month, -months_back)
+        last_day = add_months(month, 1) - timedelta(days=1)
+        for provider, base in INVOICE_AMOUNTS.items():
+            amount = (base * _noise(_rng("invoice", provider, month), 8)).quantize(CENT)
+            number = f"DEMO-{provider.upper()}-{month:%Y-%m}"
+            values = {
+                "kind": "invoice",
+                "invoice_date": add_months(month, 1),
+                "period_start": month,
+                "period_end": last_day,
+                "amount": amount,
+                "currency": "USD",
+                "notes": "Demo data loaded by `manage.py seed_demo`.",
+            }
+            invoice = ProviderInvoice.objects.filter(
+                provider=provider, invoice_number=number
+            ).first()
+            if invoice and all(getattr(invoice, k) == v for k, v in values.items()):
+                continue  # unchanged: saving again would only add a history entry
+            invoice = invoice or ProviderInvoice(provider=provider, invoice_number=number)
+            for key, value in values.items():
+                setattr(invoice, key, value)
+            provider_invoice_save(invoice=invoice)
+            written += 1
+    return written
+
+
+def demo_data_load(*, today: date) -> dict[str, int]:
+    """Load demo data for the current month and the five before it, up to and including today."""
+    this_month = month_start(today)
+    start = add_months(this_month, -5)
+    end = today + timedelta(days=1)
+    return {
+        "cost entries": cost_entries_upsert(entries=_cost_entries(start, end)),
+        "metric samples": metric_samples_upsert(samples=_metric_samples(start, end)),
+        "revenue snapshots": revenue_snapshots_upsert(snapshots=_revenue(start, end)),
+        "invoices written": _invoices(this_month),
+    }

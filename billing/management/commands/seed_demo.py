@@ -1,0 +1,18 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from billing.demo import demo_data_load
+
+
+class Command(BaseCommand):
+    help = (
+        "Load six months of clearly-labelled demo data (costs for every provider, estimates, "
+        "a few invoices, MRR, metric samples). Running it again the same day changes nothing."
+    )
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            counts = demo_data_load(today=timezone.now().date())
+        summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {summary}."))

@@ -1,0 +1,81 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
+from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot
+from costledger.money import round_money
+from costledger.providers import provider_name
+
+
+class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+    """Ledger rows are written by collectors and invoices only; editing one by hand would be
+    overwritten by the next sync. A wrong manual cost is corrected on its provider invoice."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CostEntry)
+class CostEntryAdmin(ReadOnlyLedgerAdmin):
+    list_display = (
+        "charge_period_start",
+        "charge_period_end",
+        "provider_display",
+        "service",
+        "category",
+        "cost_display",
+        "source",
+        "reference",
+    )
+    list_filter = ("source", "category", "provider")
+    search_fields = ("service", "reference", "provider")
+    date_hierarchy = "charge_period_start"
+
+    @admin.display(description="Provider", ordering="provider")
+    def provider_display(self, obj):
+        return provider_name(obj.provider)
+
+    @admin.display(description="Billed cost", ordering="billed_cost")
+    def cost_display(self, obj):
+        amount = obj.billed_cost.normalize()
+        if amount == round_money(amount, obj.currency):
+            amount = round_money(amount, obj.currency)
+        return format_html("{} {}", amount, obj.currency)
+
+
+@admin.register(MetricSample)
+class MetricSampleAdmin(ReadOnlyLedgerAdmin):
+    list_display = ("day", "provider", "metric", "value", "unit", "dimensions")
+    list_filter = ("provider", "metric")
+    date_hierarchy = "day"
+
+
+@admin.register(RevenueSnapshot)
+class RevenueSnapshotAdmin(ReadOnlyLedgerAdmin):
+    list_display = (
+        "day",
+        "currency",
+        "mrr",
+        "active_subscriptions",
+        "trialing_subscriptions",
+        "new_mrr",
+        "churned_mrr",
+    )
+    list_filter = ("currency",)
+    date_hierarchy = "day"
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ("day", "currency", "rate", "source")
+    list_filter = ("currency", "source")
+    date_hierarchy = "day"
+    fields = ("day", "currency", "rate", "source")

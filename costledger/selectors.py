@@ -1,0 +1,233 @@
+"""Reads of the ledger that pages, the API, invoices and alerts share.
+
+Effective cost: for a provider and a day, the cost comes from the highest source present
+(manual > api > usage > estimate); lower sources stay stored for reconciliation but are never
+added on top. Entries covering several days are spread evenly over them (the pieces sum exactly
+to the entry), then converted to the reporting currency with the rate in force on each day.
+"""
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+from django.conf import settings
+from django.db.models import Sum
+
+from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate
+from costledger.money import split_evenly
+
+
+@dataclass
+class DailyProviderCost:
+    """A provider's effective cost on one day, in the reporting currency.
+
+    `amount` holds what could be converted; `unconverted` what could not (currency -> amount,
+    for lack of an exchange rate). `complete` is False whenever something is unconverted.
+    """
+
+    day: date
+    provider: str
+    source: str
+    amount: Decimal = Decimal(0)
+    by_category: dict[str, Decimal] = field(default_factory=dict)
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unconverted
+
+
+@dataclass(frozen=True)
+class MissingRate:
+    currency: str
+    first_day: date
+    last_day: date
+
+
+@dataclass
+class EffectiveCosts:
+    start: date
+    end: date  # exclusive
+    currency: str
+    days: list[DailyProviderCost]
+    missing_rates: list[MissingRate]
+
+
+class _Rates:
+    """Exchange rates to the reporting currency, the latest on or before each day."""
+
+    def __init__(self, *, currencies: set[str], until: date, reporting: str):
+        self.reporting = reporting
+        self._days: dict[str, list[date]] = defaultdict(list)
+        self._rates: dict[str, list[Decimal]] = defaultdict(list)
+        rows = ExchangeRate.objects.filter(currency__in=currencies - {reporting}, day__lt=until)
+        for currency, day, rate in rows.order_by("currency", "day").values_list(
+            "currency", "day", "rate"
+        ):
+            self._days[currency].append(day)
+            self._rates[currency].append(rate)
+
+    def rate(self, currency: str, day: date) -> Decimal | None:
+        if currency == self.reporting:
+            return Decimal(1)
+        index = bisect_right(self._days.get(currency, []), day)
+        return self._rates[currency][index - 1] if index else None
+
+
+@lru_cache(maxsize=4096)
+def _pieces(total: Decimal, currency: str, start: date, days: int) -> dict[date, Decimal]:
+    amounts = split_evenly(total, currency, days)
+    return {start + timedelta(days=i): amount for i, amount in enumerate(amounts)}
+
+
+def _daily_pieces(*, start: date, end: date, providers, categories):
+    """Yield (provider, day, source, category, currency, amount) for every day in [start, end)."""
+    entries = CostEntry.objects.filter(charge_period_start__lt=end, charge_period_end__gt=start)
+    if providers:
+        entries = entries.filter(provider__in=providers)
+    if categories:
+        entries = entries.filter(category__in=categories)
+    grouped = entries.values(
+        "provider", "source", "category", "currency", "charge_period_start", "charge_period_end"
+    ).annotate(total=Sum("billed_cost"))
+    for row in grouped.order_by():
+        first, last = row["charge_period_start"], row["charge_period_end"]
+        span = (last - first).days
+        if span == 1:
+            pieces = {first: row["total"]}
+        else:
+            pieces = _pieces(row["total"], row["currency"], first, span)
+        for day in _days(max(first, start), min(last, end)):
+            yield (
+                row["provider"],
+                day,
+                row["source"],
+                row["category"],
+                row["currency"],
+                pieces[day],
+            )
+
+
+def _days(start: date, end: date):
+    for i in range((end - start).days):
+        yield start + timedelta(days=i)
+
+
+def effective_cost_by_day(
+    *,
+    start: date,
+    end: date,
+    providers: list[str] | None = None,
+    categories: list[str] | None = None,
+) -> EffectiveCosts:
+    """Effective cost per provider and day for the days in [start, end)."""
+    reporting = settings.REPORTING_CURRENCY
+    by_provider_day: dict[tuple[str, date], dict[str, list]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    currencies = set()
+    for provider, day, source, category, currency, amount in _daily_pieces(
+        start=start, end=end, providers=providers, categories=categories
+    ):
+        by_provider_day[(provider, day)][source].append((category, currency, amount))
+        currencies.add(currency)
+
+    rates = _Rates(currencies=currencies, until=end, reporting=reporting)
+    missing: dict[str, list[date]] = defaultdict(list)
+    days = []
+    for (provider, day), sources in sorted(
+        by_provider_day.items(), key=lambda kv: (kv[0][1], kv[0][0])
+    ):
+        source = max(sources, key=SOURCE_RANK.__getitem__)
+        cost = DailyProviderCost(day=day, provider=provider, source=source)
+        for category, currency, amount in sources[source]:
+            rate = rates.rate(currency, day)
+            if rate is None:
+                cost.unconverted[currency] = cost.unconverted.get(currency, Decimal(0)) + amount
+                missing[currency].append(day)
+                continue
+            converted = amount * rate
+            cost.amount += converted
+            cost.by_category[category] = cost.by_category.get(category, Decimal(0)) + converted
+        days.append(cost)
+    missing_rates = [
+        MissingRate(currency=currency, first_day=min(ds), last_day=max(ds))
+        for currency, ds in sorted(missing.items())
+    ]
+    return EffectiveCosts(
+        start=start, end=end, currency=reporting, days=days, missing_rates=missing_rates
+    )
+
+
+@dataclass
+class MonthCell:
+    """A provider's effective cost over one month, and which sources it came from."""
+
+    amount: Decimal = Decimal(0)
+    sources: set[str] = field(default_factory=set)
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
+    by_category: dict[str, Decimal] = field(default_factory=dict)
+
+    def add(self, cost: DailyProviderCost) -> None:
+        self.amount += cost.amount
+        self.sources.add(cost.source)
+        for currency, amount in cost.unconverted.items():
+            self.unconverted[currency] = self.unconverted.get(currency, Decimal(0)) + amount
+        for category, amount in cost.by_category.items():
+            self.by_category[category] = self.by_category.get(category, Decimal(0)) + amount
+
+    @property
+    def complete(self) -> bool:
+        return not self.unconverted
+
+
+@dataclass
+class MonthlyCosts:
+    months: list[date]  # first day of each month, oldest first
+    currency: str
+    by_provider: dict[str, dict[date, MonthCell]]
+    totals: dict[date, MonthCell]
+    missing_rates: list[MissingRate]
+
+    def by_category(self) -> dict[str, dict[date, Decimal]]:
+        result: dict[str, dict[date, Decimal]] = defaultdict(dict)
+        for month, cell in self.totals.items():
+            for category, amount in cell.by_category.items():
+                result[category][month] = amount
+        return dict(result)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def effective_cost_by_month(
+    *, last_month: date, months: int = 6, providers: list[str] | None = None
+) -> MonthlyCosts:
+    """Effective cost per provider for `months` whole months ending with `last_month`."""
+    first = add_months(month_start(last_month), -(months - 1))
+    month_list = [add_months(first, i) for i in range(months)]
+    daily = effective_cost_by_day(
+        start=first, end=add_months(month_list[-1], 1), providers=providers
+    )
+    by_provider: dict[str, dict[date, MonthCell]] = defaultdict(dict)
+    totals = {month: MonthCell() for month in month_list}
+    for cost in daily.days:
+        month = month_start(cost.day)
+        by_provider[cost.provider].setdefault(month, MonthCell()).add(cost)
+        totals[month].add(cost)
+    return MonthlyCosts(
+        months=month_list,
+        currency=daily.currency,
+        by_provider=dict(sorted(by_provider.items())),
+        totals=totals,
+        missing_rates=daily.missing_rates,
+    )

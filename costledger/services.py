@@ -1,0 +1,149 @@
+"""Writes to the ledger. Every writer (collectors, invoices, demo data) goes through these
+upserts, so a row is identified by its unique constraint and writing it again replaces it.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot, Source
+from costledger.money import is_currency
+from costledger.providers import Category
+
+COST_ENTRY_KEY = (
+    "provider",
+    "service",
+    "charge_period_start",
+    "charge_period_end",
+    "source",
+    "reference",
+)
+COST_ENTRY_VALUES = (
+    "category",
+    "billed_cost",
+    "currency",
+    "quantity",
+    "unit",
+    "tags",
+    "sync_run_id",
+    "raw",
+    "updated_at",
+)
+
+
+def _cost_entry_check(entry: CostEntry) -> None:
+    problems = {}
+    if not is_currency(entry.currency):
+        problems["currency"] = f"{entry.currency!r} is not an ISO 4217 currency code."
+    if entry.source not in Source.values:
+        problems["source"] = f"{entry.source!r} is not one of {', '.join(Source.values)}."
+    if entry.category not in Category.values:
+        problems["category"] = f"{entry.category!r} is not one of {', '.join(Category.values)}."
+    if entry.charge_period_end <= entry.charge_period_start:
+        problems["charge_period_end"] = "The period end (exclusive) must be after its start."
+    if not isinstance(entry.billed_cost, Decimal):
+        problems["billed_cost"] = "Amounts must be Decimal, never float."
+    if problems:
+        raise ValidationError(problems)
+
+
+def _cost_entry_key(entry: CostEntry) -> tuple:
+    return tuple(getattr(entry, field) for field in COST_ENTRY_KEY)
+
+
+@transaction.atomic
+def cost_entries_upsert(*, entries: Iterable[CostEntry]) -> int:
+    """Insert or update cost entries on their unique key. Returns how many were written."""
+    # One row per key: PostgreSQL refuses an ON CONFLICT that touches the same row twice.
+    unique = {}
+    for entry in entries:
+        _cost_entry_check(entry)
+        unique[_cost_entry_key(entry)] = entry
+    rows = list(unique.values())
+    if not rows:
+        return 0
+    CostEntry.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=COST_ENTRY_KEY,
+        update_fields=COST_ENTRY_VALUES,
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def cost_entries_replace(*, scope: dict, entries: Sequence[CostEntry]) -> int:
+    """Make the rows matching `scope` exactly `entries`: upsert them and delete the others.
+
+    A re-run of a day, or an edited invoice, replaces what was there: a charge that disappeared
+    from the provider's answer, or an invoice period that shrank, leaves no stale row behind.
+    """
+    keep = {_cost_entry_key(entry) for entry in entries}
+    stale = [
+        pk
+        for pk, *key in CostEntry.objects.filter(**scope).values_list("pk", *COST_ENTRY_KEY)
+        if tuple(key) not in keep
+    ]
+    CostEntry.objects.filter(pk__in=stale).delete()
+    return cost_entries_upsert(entries=entries)
+
+
+def dimensions_key(dimensions: dict) -> str:
+    return json.dumps(dimensions, sort_keys=True, separators=(",", ":"))
+
+
+@transaction.atomic
+def metric_samples_upsert(*, samples: Iterable[MetricSample]) -> int:
+    unique = {}
+    for sample in samples:
+        sample.dimensions_key = dimensions_key(sample.dimensions or {})
+        unique[(sample.provider, sample.metric, sample.day, sample.dimensions_key)] = sample
+    rows = list(unique.values())
+    MetricSample.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=("provider", "metric", "day", "dimensions_key"),
+        update_fields=("dimensions", "value", "unit", "sync_run_id", "updated_at"),
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def revenue_snapshots_upsert(*, snapshots: Iterable[RevenueSnapshot]) -> int:
+    rows = list(snapshots)
+    for snapshot in rows:
+        if not is_currency(snapshot.currency):
+            raise ValidationError({"currency": f"{snapshot.currency!r} is not an ISO 4217 code."})
+    RevenueSnapshot.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=("day", "currency"),
+        update_fields=(
+            "mrr",
+            "active_subscriptions",
+            "trialing_subscriptions",
+            "new_mrr",
+            "churned_mrr",
+            "sync_run_id",
+            "updated_at",
+        ),
+    )
+    return len(rows)
+
+
+@transaction.atomic
+def exchange_rate_set(*, day: date, currency: str, rate: Decimal, source: str = "manual") -> None:
+    if not is_currency(currency):
+        raise ValidationError({"currency": f"{currency!r} is not an ISO 4217 currency code."})
+    if rate <= 0:
+        raise ValidationError({"rate": "A rate must be greater than zero."})
+    ExchangeRate.objects.update_or_create(
+        day=day, currency=currency, defaults={"rate": rate, "source": source}
+    )
