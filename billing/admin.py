@@ -4,6 +4,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import ProviderInvoice
@@ -75,7 +76,7 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
         if not others:
             return "None"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             "{} ({} to {}, {} {})",
             (
                 (o.invoice_number, o.period_start, o.period_end, o.amount, o.currency)

@@ -112,7 +112,12 @@ def _metric_samples(start: date, end: date) -> list[MetricSample]:
             ("weaviate", "vector_dimensions", Decimal(1_800_000 * 1536) * growth, "dimensions"),
             ("supabase", "monthly_active_users", Decimal(9_000) * growth, "users"),
             ("supabase", "database_size", Decimal(3_400) * growth, "MB"),
-            ("twilio", "messages_sent", Decimal(1_100) * growth * _noise(_rng(day), 20), "messages"),
+            (
+                "twilio",
+                "messages_sent",
+                Decimal(1_100) * growth * _noise(_rng(day), 20),
+                "messages",
+            ),
             ("digitalocean", "registry_size", Decimal(1_250) * growth, "MB"),
         ]
         for provider, metric, value, unit in figures:

@@ -1,0 +1,19 @@
+"""Settings for the test suite: the production settings, on this machine's real PostgreSQL and
+Redis unless DATABASE_URL / REDIS_URL say otherwise."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/costledger")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from costledger.settings import *  # noqa: E402, F403
+from costledger.settings import STORAGES  # noqa: E402
+
+# The manifest storage needs collectstatic; the tests render templates without it.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

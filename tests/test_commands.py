@@ -1,0 +1,95 @@
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from billing.models import ProviderInvoice
+from costledger.models import CostEntry, MetricSample, RevenueSnapshot
+from costledger.providers import PROVIDERS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ledger_state():
+    return (
+        sorted(
+            CostEntry.objects.values_list(
+                "provider", "service", "charge_period_start", "source", "billed_cost"
+            )
+        ),
+        sorted(MetricSample.objects.values_list("provider", "metric", "day", "value")),
+        sorted(RevenueSnapshot.objects.values_list("day", "mrr")),
+        sorted(ProviderInvoice.objects.values_list("invoice_number", "amount")),
+        ProviderInvoice.history.count(),
+    )
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-11-21 08:00:00+00:00", tick=False)
+def test_seed_demo_fills_six_months_for_every_provider_and_twice_changes_nothing():
+    call_command("seed_demo", stdout=StringIO())
+    first = ledger_state()
+    call_command("seed_demo", stdout=StringIO())
+    assert ledger_state() == first
+
+    assert set(CostEntry.objects.values_list("provider", flat=True)) == set(PROVIDERS) - {"other"}
+    days = CostEntry.objects.dates("charge_period_start", "day")
+    assert (days.first().isoformat(), days.last().isoformat()) == ("2026-06-01", "2026-11-21")
+    assert set(CostEntry.objects.values_list("source", flat=True)) == {"api", "estimate", "manual"}
+    assert ProviderInvoice.objects.filter(invoice_number__startswith="DEMO-").count() == 8
+    assert all(
+        tags.get("demo") or tags.get("provider_invoice_id")
+        for tags in CostEntry.objects.values_list("tags", flat=True)
+    )
+    assert RevenueSnapshot.objects.count() == 174
+
+
+@pytest.mark.django_db
+def test_create_admin_prints_a_generated_password_once():
+    out = StringIO()
+    call_command("create_admin", stdout=out)
+    password = out.getvalue().split("password:")[1].split()[0]
+    assert User.objects.get(username="admin").check_password(password)
+    again = StringIO()
+    call_command("create_admin", stdout=again)
+    assert "already exists" in again.getvalue() and password not in again.getvalue()
+
+
+def run_check(env_overrides):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_secret_key_refuses_to_start_saying_what_to_set():
+    result = run_check({"ALLOWED_HOSTS": "ledger.example.com"})
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_without_allowed_hosts_refuses_to_start():
+    result = run_check({"SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+def test_debug_starts_without_production_settings():
+    result = run_check({"DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
