@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from costledger import admin_pages
+from costledger.models import CostEntry
 
 
 class CostledgerAdminSite(admin.AdminSite):
@@ -9,6 +10,14 @@ class CostledgerAdminSite(admin.AdminSite):
     site_title = "costledger"
     index_title = "Cost ledger"
     index_template = "admin/costledger/index.html"
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        # Demo rows are tagged by seed_demo; say so on every page rather than let them pass
+        # for real figures. Only for logged-in staff: the login page needs no query.
+        if request.user.is_active and request.user.is_staff:
+            context["has_demo_data"] = CostEntry.objects.filter(tags__demo=True).exists()
+        return context
 
     def get_urls(self):
         pages = [

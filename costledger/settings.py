@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from costledger.money import is_currency
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -122,7 +124,12 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The ledger
-REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").upper()
+REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").strip().upper()
+if not is_currency(REPORTING_CURRENCY):
+    raise ImproperlyConfigured(
+        f"REPORTING_CURRENCY={REPORTING_CURRENCY!r} is not an ISO 4217 currency code; "
+        "set it to the three letters of the currency your reports use, e.g. USD or EUR."
+    )
 
 # Outside crons and scripts authenticate with `Authorization: Bearer $SYNC_API_TOKEN`.
 # Unset: only staff sessions may call the API.

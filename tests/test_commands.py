@@ -93,3 +93,17 @@ def test_production_without_allowed_hosts_refuses_to_start():
 def test_debug_starts_without_production_settings():
     result = run_check({"DEBUG": "1"})
     assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_reporting_currency_refuses_to_start():
+    result = run_check({"DEBUG": "1", "REPORTING_CURRENCY": "DOLLARS"})
+    assert result.returncode != 0
+    assert "REPORTING_CURRENCY='DOLLARS' is not an ISO 4217 currency code" in result.stderr
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-11-21 08:00:00+00:00", tick=False)
+def test_admin_pages_say_when_the_ledger_holds_demo_data(admin_client):
+    assert "demo data" not in admin_client.get("/admin/").content.decode()
+    call_command("seed_demo", stdout=StringIO())
+    assert "This ledger contains demo data" in admin_client.get("/admin/").content.decode()
