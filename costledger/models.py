@@ -29,6 +29,17 @@ class Source(models.TextChoices):
 SOURCE_RANK = {Source.MANUAL: 4, Source.API: 3, Source.USAGE: 2, Source.ESTIMATE: 1}
 
 
+# What identifies a charge: every writer upserts on it (costledger.services).
+COST_ENTRY_KEY = (
+    "provider",
+    "service",
+    "charge_period_start",
+    "charge_period_end",
+    "source",
+    "reference",
+)
+
+
 class CostEntry(models.Model):
     """One charge: a provider's service over a period [start, end), from one source.
 
@@ -60,14 +71,7 @@ class CostEntry(models.Model):
         ordering = ["-charge_period_start", "provider", "service"]
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "provider",
-                    "service",
-                    "charge_period_start",
-                    "charge_period_end",
-                    "source",
-                    "reference",
-                ],
+                fields=COST_ENTRY_KEY,
                 name="cost_entry_unique_charge",
             ),
             models.CheckConstraint(

@@ -10,18 +10,17 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot, Source
+from costledger.models import (
+    COST_ENTRY_KEY,
+    CostEntry,
+    ExchangeRate,
+    MetricSample,
+    RevenueSnapshot,
+    Source,
+)
 from costledger.money import is_currency
 from costledger.providers import Category
 
-COST_ENTRY_KEY = (
-    "provider",
-    "service",
-    "charge_period_start",
-    "charge_period_end",
-    "source",
-    "reference",
-)
 COST_ENTRY_VALUES = (
     "category",
     "billed_cost",

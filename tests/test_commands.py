@@ -107,3 +107,8 @@ def test_admin_pages_say_when_the_ledger_holds_demo_data(admin_client):
     assert "demo data" not in admin_client.get("/admin/").content.decode()
     call_command("seed_demo", stdout=StringIO())
     assert "This ledger contains demo data" in admin_client.get("/admin/").content.decode()
+
+
+@pytest.mark.django_db
+def test_models_and_migrations_agree():
+    call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())
