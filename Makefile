@@ -23,15 +23,19 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The quick start always runs on its own SQLite file, whatever DATABASE_URL a .env may hold:
+# demo data must never land in a real database.
+QUICKSTART := DEBUG=1 DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 REDIS_URL=
+
 run: $(VENV)/.installed
-	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 $(BIN)/python manage.py create_admin
+	$(QUICKSTART) $(BIN)/python manage.py migrate --noinput
+	$(QUICKSTART) $(BIN)/python manage.py seed_demo
+	$(QUICKSTART) $(BIN)/python manage.py create_admin
 	@echo "Serving on http://127.0.0.1:8000/admin/ (Ctrl-C stops)"
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(QUICKSTART) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 services:
-	scripts/ensure-services
+	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) scripts/ensure-services
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

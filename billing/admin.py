@@ -84,6 +84,14 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
             ),
         )
 
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # django-simple-history saves whatever is posted to this page, even for users who may
+        # only view and with reverting disabled. The history is read-only here: changes go
+        # through the invoice form, its services and its permissions.
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def save_model(self, request, obj, form, change):
         provider_invoice_save(invoice=obj, user=request.user)
         others = list(obj.overlapping())

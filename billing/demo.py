@@ -70,17 +70,24 @@ def _days(start: date, end: date):
         yield start + timedelta(days=i)
 
 
-def _growth(day: date, start: date, total_days: int) -> Decimal:
-    """From 0.75 at the start to 1.00 today: the business grows over the demo period."""
-    elapsed = Decimal((day - start).days) / Decimal(max(total_days, 1))
-    return Decimal("0.75") + Decimal("0.25") * elapsed
+# Figures depend on the day alone, never on when the command runs: loading the demo again on a
+# later day rewrites no existing day, it only adds the new ones.
+GROWTH_ANCHOR = date(2026, 1, 1)
+
+
+def _growth(day: date) -> Decimal:
+    """The business grows 0.15% a day (about 70% a year); 1.00 on the anchor day."""
+    return max(Decimal("1") + Decimal("0.0015") * (day - GROWTH_ANCHOR).days, Decimal("0.2"))
+
+
+def _subscriptions(day: date) -> int:
+    return max(220 + (day - GROWTH_ANCHOR).days * 4 // 5, 20)
 
 
 def _cost_entries(start: date, end: date) -> list[CostEntry]:
-    total_days = (end - start).days
     entries = []
     for day in _days(start, end):
-        growth = _growth(day, start, total_days)
+        growth = _growth(day)
         for charge in DAILY_CHARGES:
             noise = _noise(_rng(charge.provider, charge.service, day), 12)
             daily = (charge.monthly / 30 * growth * noise).quantize(Decimal("0.000001"))
@@ -103,10 +110,9 @@ def _cost_entries(start: date, end: date) -> list[CostEntry]:
 
 
 def _metric_samples(start: date, end: date) -> list[MetricSample]:
-    total_days = (end - start).days
     samples = []
     for day in _days(start, end):
-        growth = _growth(day, start, total_days)
+        growth = _growth(day)
         figures = [
             ("weaviate", "objects", Decimal(1_800_000) * growth, "objects"),
             ("weaviate", "vector_dimensions", Decimal(1_800_000 * 1536) * growth, "dimensions"),
@@ -134,26 +140,25 @@ def _metric_samples(start: date, end: date) -> list[MetricSample]:
     return samples
 
 
+def _mrr(day: date) -> Decimal:
+    return (Decimal(_subscriptions(day)) * Decimal("29.50")).quantize(CENT)
+
+
 def _revenue(start: date, end: date) -> list[RevenueSnapshot]:
-    total_days = (end - start).days
     snapshots = []
-    previous = None
     for day in _days(start, end):
-        subscriptions = 160 + (day - start).days * 140 // max(total_days, 1)
-        mrr = (Decimal(subscriptions) * Decimal("29.50")).quantize(CENT)
-        change = mrr - previous if previous is not None else Decimal(0)
+        change = _mrr(day) - _mrr(day - timedelta(days=1))
         snapshots.append(
             RevenueSnapshot(
                 day=day,
                 currency="USD",
-                mrr=mrr,
-                active_subscriptions=subscriptions,
+                mrr=_mrr(day),
+                active_subscriptions=_subscriptions(day),
                 trialing_subscriptions=12 + _rng("trials", day).randint(0, 8),
                 new_mrr=max(change, Decimal(0)) + Decimal("29.50"),
                 churned_mrr=Decimal("29.50"),
             )
         )
-        previous = mrr
     return snapshots
 
 

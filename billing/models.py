@@ -28,6 +28,8 @@ ATTACHMENT_SIGNATURES = {
 
 
 def validate_attachment(file) -> None:
+    if getattr(file, "_committed", False):
+        return  # already stored when it was uploaded: only new uploads are checked
     if file.size > MAX_ATTACHMENT_BYTES:
         raise ValidationError(
             f"The file is {filesizeformat(file.size)}; attachments may be at most "

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.db import transaction
 
-from billing.models import ProviderInvoice
+from billing.models import InvoiceKind, ProviderInvoice
 from costledger.models import CostEntry, Source
 from costledger.providers import provider_category
 from costledger.services import cost_entries_replace
@@ -19,7 +19,7 @@ def _ledger_scope(invoice_id: int) -> dict:
 def _ledger_entry(invoice: ProviderInvoice) -> CostEntry:
     return CostEntry(
         provider=invoice.provider,
-        service="Invoice",
+        service="Credit note" if invoice.kind == InvoiceKind.CREDIT_NOTE else "Invoice",
         category=provider_category(invoice.provider),
         charge_period_start=invoice.period_start,
         charge_period_end=invoice.period_end + timedelta(days=1),
@@ -27,6 +27,7 @@ def _ledger_entry(invoice: ProviderInvoice) -> CostEntry:
         currency=invoice.currency,
         source=Source.MANUAL,
         reference=invoice.invoice_number,
+        adjustment=invoice.kind == InvoiceKind.CREDIT_NOTE,
         tags={"provider_invoice_id": invoice.pk, "kind": invoice.kind},
     )
 

@@ -19,9 +19,10 @@ SUMMARY_MONTHS = 6
 
 def _month_param(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(f"{value}-01") if value else None
+        month = date.fromisoformat(f"{value}-01") if value else None
     except ValueError:
         return None
+    return month if month and date(2000, 1, 1) <= month <= date(2999, 1, 1) else None
 
 
 class CostsByProvider(View):

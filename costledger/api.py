@@ -15,6 +15,8 @@ from costledger.selectors import effective_cost_by_day
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
+# Dates outside this range are typing mistakes, and near date.max they would overflow.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 def _bearer_token(request) -> str | None:
@@ -23,27 +25,35 @@ def _bearer_token(request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def api_auth(view):
-    """Let in staff sessions and `Authorization: Bearer $SYNC_API_TOKEN`; 401/403 otherwise."""
+def api_auth(permission: str):
+    """Let in `Authorization: Bearer $SYNC_API_TOKEN` and staff sessions holding `permission`
+    (the same one the matching admin page asks); 401/403 otherwise."""
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        token = _bearer_token(request)
-        expected = settings.SYNC_API_TOKEN
-        if token is not None:
-            if expected and hmac.compare_digest(token.encode(), expected.encode()):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            token = _bearer_token(request)
+            expected = settings.SYNC_API_TOKEN
+            if token is not None:
+                if expected and hmac.compare_digest(token.encode(), expected.encode()):
+                    return view(request, *args, **kwargs)
+                return _unauthorized("The bearer token is not valid.")
+            user = request.user
+            if not user.is_authenticated:
+                return _unauthorized(
+                    "Authentication required: send `Authorization: Bearer <SYNC_API_TOKEN>` "
+                    "or log in to the admin."
+                )
+            if user.is_active and user.is_staff and user.has_perm(permission):
                 return view(request, *args, **kwargs)
-            return _unauthorized("The bearer token is not valid.")
-        if request.user.is_authenticated:
-            if request.user.is_active and request.user.is_staff:
-                return view(request, *args, **kwargs)
-            return JsonResponse({"error": "Staff access is required."}, status=403)
-        return _unauthorized(
-            "Authentication required: send `Authorization: Bearer <SYNC_API_TOKEN>` "
-            "or log in to the admin."
-        )
+            return JsonResponse(
+                {"error": f"Staff access with the {permission} permission is required."},
+                status=403,
+            )
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
 def _unauthorized(message: str) -> JsonResponse:
@@ -66,11 +76,16 @@ def parse_date_range(params) -> tuple[date, date, dict]:
             values[name] = date.fromisoformat(raw)
         except ValueError:
             errors[name] = f"{raw!r} is not a date; use YYYY-MM-DD."
+            continue
+        if not EARLIEST <= values[name] <= LATEST:
+            errors[name] = f"{raw} is outside {EARLIEST} to {LATEST}."
     end = values.get("end") or today
-    start = values.get("start") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if not errors and end < start:
+    start = values.get("start") or max(end - timedelta(days=DEFAULT_RANGE_DAYS - 1), EARLIEST)
+    if errors:
+        return start, end, errors
+    if end < start:
         errors["end"] = f"end ({end}) is before start ({start})."
-    elif not errors and (end - start).days + 1 > MAX_RANGE_DAYS:
+    elif (end - start).days + 1 > MAX_RANGE_DAYS:
         errors["end"] = (
             f"The range {start} to {end} is {(end - start).days + 1} days; "
             f"at most {MAX_RANGE_DAYS} days may be asked at once."
@@ -90,7 +105,7 @@ def _list_param(params, name: str, allowed: set[str] | None = None) -> tuple[lis
 
 
 @require_GET
-@api_auth
+@api_auth("costledger.view_costentry")
 def infrastructure_costs(request):
     """Effective cost per day and provider, in the reporting currency."""
     start, end, errors = parse_date_range(request.GET)

@@ -58,6 +58,11 @@ class CostEntry(models.Model):
     unit = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices)
     reference = models.CharField(max_length=200, blank=True, default="")
+    adjustment = models.BooleanField(
+        default=False,
+        help_text="A credit or correction: added to the effective cost whatever source wins, "
+        "never taking part in the precedence.",
+    )
     tags = models.JSONField(default=dict, blank=True)
     # The collectors.SyncRun that wrote the row. A plain id, not a foreign key: the ledger core
     # does not depend on the collectors app (DESIGN.md: collectors -> costledger <- billing).
@@ -177,3 +182,51 @@ class ExchangeRate(models.Model):
             errors["currency"] = f"{self.currency} is the reporting currency; its rate is always 1."
         if errors:
             raise ValidationError(errors)
+
+
+class LlmUsageSource(models.TextChoices):
+    EVENTS = "events", "Ingested events"
+    PROMETHEUS = "prometheus", "Prometheus"
+
+
+class LlmUsageDaily(models.Model):
+    """LLM usage per day, user, provider and model: what the dashboards read (never raw events).
+
+    Token kinds are disjoint: `input_tokens` is uncached input only; cache reads, cache writes
+    and reasoning tokens are counted in their own fields, never also in input or output.
+    `source` keeps figures from different feeds apart so that one never adds to another.
+    """
+
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    provider = models.SlugField(max_length=64)
+    model = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(null=True, blank=True, **MONEY)
+    currency = CurrencyField(default="USD")
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    latency_ms_sum = models.PositiveBigIntegerField(default=0)
+    sync_run_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "LLM usage (daily)"
+        verbose_name_plural = "LLM usage (daily)"
+        ordering = ["-day", "provider", "model"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "user_id", "provider", "model", "source"],
+                name="llm_usage_daily_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["day", "provider"])]
+
+    def __str__(self):
+        return f"{self.day} {self.user_id or '-'} {self.provider}/{self.model}"

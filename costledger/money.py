@@ -5,10 +5,11 @@ Amounts are Decimal everywhere and always travel beside their currency. Rounding
 late, at a document or display boundary, through `round_money`.
 """
 
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import cache
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel import Locale
+from babel.numbers import get_currency_precision, get_territory_currencies
 
 
 class CurrencyMismatch(ValueError):
@@ -17,7 +18,12 @@ class CurrencyMismatch(ValueError):
 
 @cache
 def _iso_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+    """ISO 4217 codes legal tender somewhere today (CLDR). Leaves out withdrawn currencies
+    (DEM, HRK), metals and test codes (XAU, XTS, XXX), which no invoice is billed in."""
+    codes = set()
+    for territory in Locale("en").territories:
+        codes.update(get_territory_currencies(territory, tender=True))
+    return frozenset(codes)
 
 
 def is_currency(code: str) -> bool:
@@ -41,6 +47,23 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 def has_sub_minor_digits(amount: Decimal, currency: str) -> bool:
     """True when the amount carries more decimals than the currency allows (12.345 USD)."""
     return amount != amount.quantize(minor_quantum(currency), rounding=ROUND_DOWN)
+
+
+def round_preserving_sum(amounts: list[Decimal], currency: str) -> list[Decimal]:
+    """Round each amount to the minor unit so that the pieces add up to the rounded total.
+
+    Largest remainder: every amount is rounded down, then the quanta still missing go to the
+    amounts that lost most. Used where pieces are rounded one by one (converted daily pieces of
+    an invoice) but must still sum to the figure shown for the whole.
+    """
+    quantum = minor_quantum(currency)
+    target = round_money(sum(amounts, Decimal(0)), currency)
+    floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
+    missing = int((target - sum(floors, Decimal(0))) / quantum)
+    by_remainder = sorted(range(len(amounts)), key=lambda i: floors[i] - amounts[i])
+    for i in by_remainder[:missing]:
+        floors[i] += quantum
+    return floors
 
 
 def split_evenly(amount: Decimal, currency: str, parts: int) -> list[Decimal]:

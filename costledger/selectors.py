@@ -2,8 +2,9 @@
 
 Effective cost: for a provider and a day, the cost comes from the highest source present
 (manual > api > usage > estimate); lower sources stay stored for reconciliation but are never
-added on top. Entries covering several days are spread evenly over them (the pieces sum exactly
-to the entry), then converted to the reporting currency with the rate in force on each day.
+added on top. Adjustments (credit notes) are added to whichever source wins. Entries covering
+several days are spread evenly over them (the pieces sum exactly to the entry), then converted
+to the reporting currency with the rate in force on each day.
 """
 
 from bisect import bisect_right
@@ -16,8 +17,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models import Sum
 
-from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate
-from costledger.money import split_evenly
+from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate, Source
+from costledger.money import round_preserving_sum, split_evenly
 
 
 @dataclass
@@ -83,37 +84,41 @@ def _pieces(total: Decimal, currency: str, start: date, days: int) -> dict[date,
     return {start + timedelta(days=i): amount for i, amount in enumerate(amounts)}
 
 
-def _daily_pieces(*, start: date, end: date, providers, categories):
-    """Yield (provider, day, source, category, currency, amount) for every day in [start, end)."""
-    entries = CostEntry.objects.filter(charge_period_start__lt=end, charge_period_end__gt=start)
-    if providers:
-        entries = entries.filter(provider__in=providers)
-    if categories:
-        entries = entries.filter(category__in=categories)
-    grouped = entries.values(
-        "provider", "source", "category", "currency", "charge_period_start", "charge_period_end"
-    ).annotate(total=Sum("billed_cost"))
-    for row in grouped.order_by():
-        first, last = row["charge_period_start"], row["charge_period_end"]
-        span = (last - first).days
-        if span == 1:
-            pieces = {first: row["total"]}
-        else:
-            pieces = _pieces(row["total"], row["currency"], first, span)
-        for day in _days(max(first, start), min(last, end)):
-            yield (
-                row["provider"],
-                day,
-                row["source"],
-                row["category"],
-                row["currency"],
-                pieces[day],
-            )
+@dataclass(frozen=True)
+class _Piece:
+    category: str
+    currency: str
+    amount: Decimal  # in its own currency
+    converted: Decimal | None  # in the reporting currency; None without a rate
 
 
 def _days(start: date, end: date):
     for i in range((end - start).days):
         yield start + timedelta(days=i)
+
+
+def _converted(row: dict, rates: _Rates) -> dict[date, tuple[Decimal, Decimal | None]]:
+    """The group's daily pieces over its whole period, each with its converted value.
+
+    A multi-day charge in another currency is rounded to the reporting currency's minor unit
+    as a whole (largest remainder), so its converted daily pieces add up to the converted total
+    shown for the month, whatever window they are read through.
+    """
+    first, last = row["charge_period_start"], row["charge_period_end"]
+    span = (last - first).days
+    pieces = (
+        {first: row["total"]} if span == 1 else _pieces(row["total"], row["currency"], first, span)
+    )
+    converted = {}
+    for day, amount in pieces.items():
+        rate = rates.rate(row["currency"], day)
+        converted[day] = (amount, None if rate is None else amount * rate)
+    if span > 1 and row["currency"] != rates.reporting:
+        days = [day for day, (_, value) in converted.items() if value is not None]
+        rounded = round_preserving_sum([converted[d][1] for d in days], rates.reporting)
+        for day, value in zip(days, rounded, strict=True):
+            converted[day] = (converted[day][0], value)
+    return converted
 
 
 def effective_cost_by_day(
@@ -123,35 +128,71 @@ def effective_cost_by_day(
     providers: list[str] | None = None,
     categories: list[str] | None = None,
 ) -> EffectiveCosts:
-    """Effective cost per provider and day for the days in [start, end)."""
+    """Effective cost per provider and day for the days in [start, end).
+
+    `categories` keeps only those categories' part of each effective cost; which source wins
+    is decided on the whole provider and day first, so a filter never changes the winner.
+    Adjustments (credit notes) are added to whatever source wins.
+    """
     reporting = settings.REPORTING_CURRENCY
-    by_provider_day: dict[tuple[str, date], dict[str, list]] = defaultdict(
+    entries = CostEntry.objects.filter(charge_period_start__lt=end, charge_period_end__gt=start)
+    if providers:
+        entries = entries.filter(provider__in=providers)
+    groups = list(
+        entries.values(
+            "provider",
+            "source",
+            "adjustment",
+            "category",
+            "currency",
+            "charge_period_start",
+            "charge_period_end",
+        )
+        .annotate(total=Sum("billed_cost"))
+        .order_by()
+    )
+    rates = _Rates(
+        currencies={g["currency"] for g in groups},
+        until=max((g["charge_period_end"] for g in groups), default=end),
+        reporting=reporting,
+    )
+    charges: dict[tuple[str, date], dict[str, list[_Piece]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    currencies = set()
-    for provider, day, source, category, currency, amount in _daily_pieces(
-        start=start, end=end, providers=providers, categories=categories
-    ):
-        by_provider_day[(provider, day)][source].append((category, currency, amount))
-        currencies.add(currency)
+    adjustments: dict[tuple[str, date], list[_Piece]] = defaultdict(list)
+    for group in groups:
+        for day, (amount, converted) in _converted(group, rates).items():
+            if not start <= day < end:
+                continue
+            piece = _Piece(group["category"], group["currency"], amount, converted)
+            key = (group["provider"], day)
+            if group["adjustment"]:
+                adjustments[key].append(piece)
+            else:
+                charges[key][group["source"]].append(piece)
 
-    rates = _Rates(currencies=currencies, until=end, reporting=reporting)
     missing: dict[str, list[date]] = defaultdict(list)
     days = []
-    for (provider, day), sources in sorted(
-        by_provider_day.items(), key=lambda kv: (kv[0][1], kv[0][0])
-    ):
-        source = max(sources, key=SOURCE_RANK.__getitem__)
-        cost = DailyProviderCost(day=day, provider=provider, source=source)
-        for category, currency, amount in sources[source]:
-            rate = rates.rate(currency, day)
-            if rate is None:
-                cost.unconverted[currency] = cost.unconverted.get(currency, Decimal(0)) + amount
-                missing[currency].append(day)
+    for provider, day in sorted(charges.keys() | adjustments.keys(), key=lambda k: (k[1], k[0])):
+        sources = charges.get((provider, day), {})
+        source = max(sources, key=SOURCE_RANK.__getitem__) if sources else Source.MANUAL
+        pieces = [*sources.get(source, []), *adjustments.get((provider, day), [])]
+        if categories:
+            pieces = [p for p in pieces if p.category in categories]
+            if not pieces:
                 continue
-            converted = amount * rate
-            cost.amount += converted
-            cost.by_category[category] = cost.by_category.get(category, Decimal(0)) + converted
+        cost = DailyProviderCost(day=day, provider=provider, source=source)
+        for piece in pieces:
+            if piece.converted is None:
+                cost.unconverted[piece.currency] = (
+                    cost.unconverted.get(piece.currency, Decimal(0)) + piece.amount
+                )
+                missing[piece.currency].append(day)
+                continue
+            cost.amount += piece.converted
+            cost.by_category[piece.category] = (
+                cost.by_category.get(piece.category, Decimal(0)) + piece.converted
+            )
         days.append(cost)
     missing_rates = [
         MissingRate(currency=currency, first_day=min(ds), last_day=max(ds))

@@ -123,6 +123,10 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# An invoice's history is for reading: restoring an old version would bypass the invoice
+# services and permissions (django-simple-history lets viewers post its revert form).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # The ledger
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").strip().upper()
 if not is_currency(REPORTING_CURRENCY):
@@ -153,3 +157,41 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Collectors ---------------------------------------------------------------------------------
+# Credentials use the names operators already have; every base URL can be pointed elsewhere
+# (a local fake server, a proxy, a regional endpoint). A collector whose credentials are unset
+# is skipped, with the reason naming the variable.
+DO_API_TOKEN = env.str("DO_API_TOKEN", default="")
+DO_API_URL = env.str("DO_API_URL", default="https://api.digitalocean.com")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_API_URL = env.str("STRIPE_API_URL", default="https://api.stripe.com")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
+SUPABASE_URL = env.str("SUPABASE_URL", default="")
+SUPABASE_KEY = env.str("SUPABASE_KEY", default="")
+SUPABASE_ACCESS_TOKEN = env.str("SUPABASE_ACCESS_TOKEN", default="")
+SUPABASE_PROJECT_REF = env.str("SUPABASE_PROJECT_REF", default="")
+SUPABASE_API_URL = env.str("SUPABASE_API_URL", default="https://api.supabase.com")
+WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
+WEAVIATE_API_KEY = env.str("WEAVIATE_API_KEY", default="")
+PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="")
+PROMETHEUS_BEARER_TOKEN = env.str("PROMETHEUS_BEARER_TOKEN", default="")
+OPENAI_ADMIN_KEY = env.str("OPENAI_ADMIN_KEY", default="")
+OPENAI_API_URL = env.str("OPENAI_API_URL", default="https://api.openai.com")
+ANTHROPIC_ADMIN_KEY = env.str("ANTHROPIC_ADMIN_KEY", default="")
+ANTHROPIC_API_URL = env.str("ANTHROPIC_API_URL", default="https://api.anthropic.com")
+OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
+OPENROUTER_API_URL = env.str("OPENROUTER_API_URL", default="https://openrouter.ai/api")
+
+# The one HTTP client of the collectors: per-request timeout, bounded retries of timeouts, 5xx
+# and 429 (honouring Retry-After, capped) with exponential backoff.
+COLLECTOR_HTTP_TIMEOUT = env.float("COLLECTOR_HTTP_TIMEOUT", default=30.0)
+COLLECTOR_HTTP_RETRIES = env.int("COLLECTOR_HTTP_RETRIES", default=3)
+COLLECTOR_HTTP_BACKOFF = env.float("COLLECTOR_HTTP_BACKOFF", default=1.0)
+COLLECTOR_HTTP_MAX_WAIT = env.float("COLLECTOR_HTTP_MAX_WAIT", default=60.0)
+# A collector that has not succeeded for this many hours is flagged on the health page.
+COLLECTOR_STALE_HOURS = env.int("COLLECTOR_STALE_HOURS", default=26)
+# How long one collector's lock is held at most: a crashed worker's lock expires after this.
+COLLECTOR_LOCK_SECONDS = env.int("COLLECTOR_LOCK_SECONDS", default=1800)

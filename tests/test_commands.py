@@ -51,6 +51,19 @@ def test_seed_demo_fills_six_months_for_every_provider_and_twice_changes_nothing
 
 
 @pytest.mark.django_db
+def test_seed_demo_on_a_later_day_rewrites_no_earlier_day():
+    with time_machine.travel("2026-11-21 08:00:00+00:00", tick=False):
+        call_command("seed_demo", stdout=StringIO())
+    before = ledger_state()
+    with time_machine.travel("2026-11-23 08:00:00+00:00", tick=False):
+        call_command("seed_demo", stdout=StringIO())
+    after = ledger_state()
+    old_days = [row for row in after[0] if row[2].isoformat() <= "2026-11-21"]
+    assert old_days == before[0]
+    assert [r for r in after[2] if r[0].isoformat() <= "2026-11-21"] == before[2]
+
+
+@pytest.mark.django_db
 def test_create_admin_prints_a_generated_password_once():
     out = StringIO()
     call_command("create_admin", stdout=out)

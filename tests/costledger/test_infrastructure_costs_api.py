@@ -142,13 +142,64 @@ def test_no_token_configured_means_bearer_is_refused(client, settings):
     assert client.get(URL, headers={"Authorization": "Bearer "}).status_code == 401
 
 
-def test_non_staff_session_403_staff_session_200(client):
+def test_sessions_need_staff_and_the_page_permission(client, viewer_user):
     user = User.objects.create_user("customer", password="pw")
     client.force_login(user)
     assert get(client, token=None).status_code == 403
-    user.is_staff = True
+    user.is_staff = True  # staff, but may not view costs: refused like the summary page
     user.save()
+    assert get(client, token=None).status_code == 403
+    client.force_login(viewer_user)
     assert get(client, token=None).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"start": "2026-10-01", "end": "9999-12-31"}, "end"),
+        ({"start": "0001-01-01", "end": "0001-01-05"}, "start"),
+        ({"end": "1999-01-01"}, "end"),
+    ],
+)
+def test_dates_far_outside_any_ledger_are_400_not_500(client, params, field):
+    response = get(client, **params)
+    assert response.status_code == 400
+    assert "outside" in response.json()["errors"][field]
+
+
+def test_a_foreign_currency_invoice_sums_to_the_monthly_figure(client):
+    exchange_rate_set(day=date(2026, 9, 30), currency="EUR", rate=Decimal("1.0837"))
+    cost_entries_upsert(
+        entries=[
+            cost_entry(day=OCT_1, days=31, amount="25.00", currency="EUR", source=Source.MANUAL)
+        ]
+    )
+    body = get(client, start="2026-10-01", end="2026-10-31").json()
+    assert sum(Decimal(i["cost"]) for i in body["items"]) == Decimal("27.09")  # 25.00 x 1.0837
+    first_half = get(client, start="2026-10-01", end="2026-10-15").json()
+    second_half = get(client, start="2026-10-16", end="2026-10-31").json()
+    halves = [Decimal(i["cost"]) for i in first_half["items"] + second_half["items"]]
+    assert sum(halves) == Decimal("27.09")
+
+
+def test_a_category_filter_never_changes_which_source_wins(client):
+    cost_entries_upsert(
+        entries=[
+            cost_entry(provider="openai", day=OCT_1, amount="9.00", source=Source.API),
+            cost_entry(
+                provider="openai", day=OCT_1, amount="4.00", source=Source.MANUAL, service="Support"
+            ),
+        ]
+    )
+    # The manual row is filed under "other": with ?category=llm, openai's day has nothing left,
+    # rather than falling back to the api figure the invoice replaced.
+    from costledger.models import CostEntry
+
+    CostEntry.objects.filter(source=Source.MANUAL).update(category="other")
+    body = get(client, start="2026-10-01", end="2026-10-01", category="llm").json()
+    assert body["items"] == []
+    body = get(client, start="2026-10-01", end="2026-10-01", category="other").json()
+    assert [(i["cost"], i["source"]) for i in body["items"]] == [("4.00", "manual")]
 
 
 def test_only_get(client):
