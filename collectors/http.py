@@ -1,0 +1,173 @@
+"""The collectors' one chokepoint for outbound HTTP: timeouts, bounded retries with backoff
+(honouring Retry-After), a User-Agent, JSON numbers parsed as Decimal, and provider errors mapped
+to the collector errors the sync run records. Tests fake this one thing (with `responses`).
+"""
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+
+from collectors.errors import (
+    CredentialsRejected,
+    ProviderRefused,
+    ProviderUnavailable,
+    UnexpectedResponse,
+)
+
+logger = logging.getLogger(__name__)
+USER_AGENT = "costledger/0.1 (+https://github.com/costledger/costledger)"
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_PAGES = 10_000
+
+
+def _sleep(seconds: float) -> None:  # a seam: tests replace it instead of sleeping
+    time.sleep(seconds)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its query string or user info: both may carry secrets."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _backoff(attempt: int, response: requests.Response | None) -> float:
+    wait = _retry_after(response)
+    if wait is None:
+        base = settings.COLLECTOR_HTTP_BACKOFF * (2**attempt)
+        wait = base + random.uniform(0, settings.COLLECTOR_HTTP_BACKOFF)  # noqa: S311 (jitter)
+    return min(wait, settings.COLLECTOR_HTTP_MAX_WAIT)
+
+
+class ProviderHTTP:
+    """A session for one provider: its name (for messages), base URL and authentication."""
+
+    def __init__(self, provider: str, base_url: str, *, headers=None, auth=None):
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.headers.update(headers or {})
+        self.session.auth = auth
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def get_json(self, path: str, *, params=None) -> Any:
+        return self.request_json("GET", path, params=params)
+
+    def pages(self, path: str, *, params=None, next_page: Callable[[Any], str | None]):
+        """Yield each page from `path`, following `next_page(page)` until it gives nothing.
+
+        A provider that keeps pointing at a page already read would loop forever: that is an
+        unexpected answer, not something to follow.
+        """
+        seen: set[str] = set()
+        while path:
+            page = self.get_json(path, params=params)
+            yield page
+            path, params = next_page(page), None
+            if path in seen or len(seen) >= MAX_PAGES:
+                raise UnexpectedResponse(
+                    f"{self.provider} kept paginating ({len(seen) + 1} pages, next page "
+                    f"{_safe_url(self.url(path))} again)"
+                )
+            if path:
+                seen.add(path)
+
+    def request_json(self, method: str, path: str, *, params=None, json=None) -> Any:
+        response = self.request(method, path, params=params, json=json)
+        try:
+            # Money arrives as JSON numbers from some providers: read them as Decimal directly,
+            # never through float.
+            return response.json(parse_float=Decimal)
+        except ValueError as error:
+            raise UnexpectedResponse(
+                f"{self.provider} answered {_safe_url(response.url)} with something that is not "
+                f"JSON ({response.headers.get('Content-Type', 'no content type')})"
+            ) from error
+
+    def request(self, method: str, path: str, *, params=None, json=None) -> requests.Response:
+        url = self.url(path)
+        attempts = settings.COLLECTOR_HTTP_RETRIES + 1
+        problem = ""
+        for attempt in range(attempts):
+            response = None
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, timeout=settings.COLLECTOR_HTTP_TIMEOUT
+                )
+            except (requests.Timeout, requests.ConnectionError) as error:
+                problem = f"{type(error).__name__}"
+            else:
+                if response.status_code < 400:
+                    return response
+                if response.status_code in (401, 403):
+                    raise CredentialsRejected(self.provider, response.status_code)
+                if response.status_code not in RETRY_STATUSES:
+                    raise ProviderRefused(
+                        f"{self.provider} refused {method} {_safe_url(url)}: HTTP "
+                        f"{response.status_code} {response.text[:200]}"
+                    )
+                problem = f"HTTP {response.status_code}"
+            if attempt + 1 < attempts:
+                wait = _backoff(attempt, response)
+                logger.info(
+                    "%s %s: %s, retry %d/%d in %.1fs",
+                    self.provider,
+                    _safe_url(url),
+                    problem,
+                    attempt + 1,
+                    attempts - 1,
+                    wait,
+                )
+                _sleep(wait)
+        raise ProviderUnavailable(
+            f"{self.provider} did not answer {method} {_safe_url(url)} after {attempts} "
+            f"attempts: last error {problem}"
+        )
+
+
+def require(data: Any, *path: str | int, provider: str) -> Any:
+    """data[path[0]][path[1]]...; a missing key is an UnexpectedResponse naming the path."""
+    current = data
+    for i, key in enumerate(path):
+        try:
+            current = current[key]
+        except (KeyError, IndexError, TypeError):
+            where = ".".join(str(k) for k in path[: i + 1])
+            raise UnexpectedResponse(
+                f"{provider} answered without '{where}', which its API documents"
+            ) from None
+    return current
+
+
+def decimal_of(value: Any, *, field: str, provider: str) -> Decimal:
+    """A money or count figure as Decimal, from a JSON number (already Decimal) or a string."""
+    if isinstance(value, bool) or value is None:
+        raise UnexpectedResponse(f"{provider} answered {field}={value!r}, not a number")
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except ArithmeticError:
+        raise UnexpectedResponse(f"{provider} answered {field}={value!r}, not a number") from None
