@@ -63,9 +63,8 @@ class TwilioCollector(Collector):
         return CollectResult(
             rows_written=rows,
             figures={
-                "cost": {
-                    str(e.charge_period_start): f"{e.billed_cost} {e.currency}" for e in entries
-                },
+                "cost": sum((e.billed_cost for e in entries), Decimal(0)),
+                "currency": entries[0].currency if entries else "",
                 "messages_sent": sum(sent.values()),
             },
         )
