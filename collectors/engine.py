@@ -148,9 +148,8 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
         _finish(run, RunStatus.SKIPPED, started, reason=str(skipped))
     except ProviderUnavailable as error:
         if not final_attempt:
-            _finish(run, RunStatus.PENDING, started, reason=f"attempt {run.attempts}: {error}")
-            run.finished_at = None
-            run.save(update_fields=["finished_at"])
+            run.status, run.reason = RunStatus.PENDING, f"attempt {run.attempts}: {error}"
+            run.save(update_fields=["status", "reason"])
             return Outcome(run, retry=True)
         _finish(run, RunStatus.FAILED, started, reason=str(error))
     except CollectorError as error:

@@ -24,6 +24,10 @@ class ProviderUnavailable(CollectorError):
 class ProviderRefused(CollectorError):
     """A 4xx other than 401/403/429: the request itself was refused."""
 
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
 
 class UnexpectedResponse(CollectorError):
     """The provider answered something it does not document; nothing is written."""

@@ -128,7 +128,8 @@ class ProviderHTTP:
                 if response.status_code not in RETRY_STATUSES:
                     raise ProviderRefused(
                         f"{self.provider} refused {method} {_safe_url(url)}: HTTP "
-                        f"{response.status_code} {response.text[:200]}"
+                        f"{response.status_code} {response.text[:200]}",
+                        status=response.status_code,
                     )
                 problem = f"HTTP {response.status_code}"
             if attempt + 1 < attempts:

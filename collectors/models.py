@@ -35,6 +35,7 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["status"])]
+        permissions = [("run_sync", "Can start a sync of every collector")]
 
     def __str__(self):
         return f"Sync run #{self.pk} ({self.get_status_display()})"

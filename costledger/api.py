@@ -25,6 +25,18 @@ def _bearer_token(request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def bearer_token_valid(request) -> bool:
+    """True when the request carries `Authorization: Bearer $SYNC_API_TOKEN` (set and equal)."""
+    token, expected = _bearer_token(request), settings.SYNC_API_TOKEN
+    return bool(token and expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def unauthorized(message: str) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="costledger"'
+    return response
+
+
 def api_auth(permission: str):
     """Let in `Authorization: Bearer $SYNC_API_TOKEN` and staff sessions holding `permission`
     (the same one the matching admin page asks); 401/403 otherwise."""
@@ -32,15 +44,13 @@ def api_auth(permission: str):
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            token = _bearer_token(request)
-            expected = settings.SYNC_API_TOKEN
-            if token is not None:
-                if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            if _bearer_token(request) is not None:
+                if bearer_token_valid(request):
                     return view(request, *args, **kwargs)
-                return _unauthorized("The bearer token is not valid.")
+                return unauthorized("The bearer token is not valid.")
             user = request.user
             if not user.is_authenticated:
-                return _unauthorized(
+                return unauthorized(
                     "Authentication required: send `Authorization: Bearer <SYNC_API_TOKEN>` "
                     "or log in to the admin."
                 )
@@ -54,12 +64,6 @@ def api_auth(permission: str):
         return wrapper
 
     return decorator
-
-
-def _unauthorized(message: str) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=401)
-    response["WWW-Authenticate"] = 'Bearer realm="costledger"'
-    return response
 
 
 def parse_date_range(params) -> tuple[date, date, dict]:

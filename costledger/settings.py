@@ -147,6 +147,7 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="costledger")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
@@ -178,6 +179,15 @@ WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
 WEAVIATE_API_KEY = env.str("WEAVIATE_API_KEY", default="")
 PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="")
 PROMETHEUS_BEARER_TOKEN = env.str("PROMETHEUS_BEARER_TOKEN", default="")
+# Estimates for providers without a billing API: JSON objects merged over the documented
+# defaults in collectors/sources/supabase.py and weaviate.py (amounts as strings). Read as text
+# here and parsed with Decimal there, so no price passes through float.
+SUPABASE_PRICES = env.str("SUPABASE_PRICES", default="")
+WEAVIATE_PRICES = env.str("WEAVIATE_PRICES", default="")
+# LLM metrics in Prometheus: a preset of metric and label names ("litellm" or "otel") and a
+# JSON object overriding single names (see collectors/sources/llm_prometheus.py).
+LLM_PROMETHEUS_PRESET = env.str("LLM_PROMETHEUS_PRESET", default="litellm")
+LLM_PROMETHEUS_METRICS = env.str("LLM_PROMETHEUS_METRICS", default="")
 OPENAI_ADMIN_KEY = env.str("OPENAI_ADMIN_KEY", default="")
 OPENAI_API_URL = env.str("OPENAI_API_URL", default="https://api.openai.com")
 ANTHROPIC_ADMIN_KEY = env.str("ANTHROPIC_ADMIN_KEY", default="")

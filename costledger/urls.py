@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from costledger import api
@@ -12,4 +12,5 @@ urlpatterns = [
         api.infrastructure_costs,
         name="api-infrastructure-costs",
     ),
+    path("", include("collectors.urls")),
 ]

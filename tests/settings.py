@@ -17,3 +17,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# One test database per pytest process: runs side by side (a developer's and an editor's) must
+# not create and drop the same database under each other.
+DATABASES["default"]["TEST"] = {"NAME": f"test_costledger_{os.getpid()}"}  # noqa: F405

@@ -1,0 +1,177 @@
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from collectors.engine import SyncAlreadyRunning
+from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
+from collectors.selectors import collector_health
+from collectors.services import sync_all_start
+
+STATUS_COLOURS = {
+    RunStatus.OK: "#2e7d32",
+    RunStatus.SKIPPED: "#9e6a00",
+    RunStatus.FAILED: "#b71c1c",
+    RunStatus.RUNNING: "#1565c0",
+    RunStatus.PENDING: "#757575",
+}
+
+
+def status_badge(status: str):
+    return format_html(
+        '<strong style="color: {}">{}</strong>',
+        STATUS_COLOURS.get(status, "inherit"),
+        RunStatus(status).label,
+    )
+
+
+class CollectorRunInline(admin.TabularInline):
+    model = CollectorRun
+    extra = 0
+    can_delete = False
+    fields = (
+        "collector",
+        "window_start",
+        "status_display",
+        "reason",
+        "rows_written",
+        "duration_ms",
+        "figures",
+        "attempts",
+    )
+    readonly_fields = fields
+    ordering = ("window_start", "collector")
+
+    @admin.display(description="Status")
+    def status_display(self, obj):
+        return status_badge(obj.status)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "started_at",
+        "trigger",
+        "status_display",
+        "window",
+        "ok",
+        "skipped",
+        "failed",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger")
+    inlines = [CollectorRunInline]
+    readonly_fields = (
+        "trigger",
+        "status",
+        "window_start",
+        "window_end",
+        "started_at",
+        "finished_at",
+        "requested_by",
+    )
+    list_per_page = 50
+    show_full_result_count = False
+    change_list_template = "admin/collectors/syncrun/change_list.html"
+
+    def get_queryset(self, request):
+        def count(status):
+            return Count("collector_runs", filter=Q(collector_runs__status=status))
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ok=count(RunStatus.OK),
+                skipped=count(RunStatus.SKIPPED),
+                failed=count(RunStatus.FAILED),
+            )
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def status_display(self, obj):
+        return status_badge(obj.status)
+
+    @admin.display(description="Window")
+    def window(self, obj):
+        return (
+            str(obj.window_start)
+            if (obj.window_end - obj.window_start).days == 1
+            else f"{obj.window_start} … {obj.window_end}"
+        )
+
+    @admin.display(description="OK", ordering="ok")
+    def ok(self, obj):
+        return obj.ok
+
+    @admin.display(description="Skipped", ordering="skipped")
+    def skipped(self, obj):
+        return obj.skipped
+
+    @admin.display(description="Failed", ordering="failed")
+    def failed(self, obj):
+        return obj.failed
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "sync-now/",
+                self.admin_site.admin_view(self.sync_now_view),
+                name="collectors_syncrun_sync_now",
+            ),
+            path("health/", self.admin_site.admin_view(self.health_view), name="collectors_health"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_sync": request.user.has_perm("collectors.run_sync"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def sync_now_view(self, request):
+        if not request.user.has_perm("collectors.run_sync"):
+            raise PermissionDenied
+        return _sync_now(request)
+
+    def health_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Collector health",
+            "health": collector_health(),
+            "stale_hours": settings.COLLECTOR_STALE_HOURS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/collectors/health.html", context)
+
+
+@require_POST
+def _sync_now(request):
+    try:
+        run = sync_all_start(trigger=Trigger.ADMIN, requested_by=request.user.get_username())
+    except SyncAlreadyRunning as running:
+        messages.warning(request, f"Not started: {running}.")
+        return redirect("admin:collectors_syncrun_changelist")
+    messages.success(request, f"{run} started; refresh this page to follow it.")
+    return redirect(reverse("admin:collectors_syncrun_change", args=[run.pk]))

@@ -1,0 +1,60 @@
+"""Reads of the run log: the health of each collector."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
+
+from collectors.models import CollectorRun, RunStatus
+from collectors.registry import COLLECTOR_NAMES, collector_class
+
+
+@dataclass
+class CollectorHealth:
+    name: str
+    provider_name: str
+    missing_settings: list[str]
+    last_success: datetime | None
+    last_run: CollectorRun | None
+    stale: bool
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing_settings
+
+
+def collector_health() -> list[CollectorHealth]:
+    """Per collector: configured or not, last success, last run, and whether it is stale (set
+    up but without a success for COLLECTOR_STALE_HOURS). Three queries whatever the history."""
+    cutoff = timezone.now() - timedelta(hours=settings.COLLECTOR_STALE_HOURS)
+    successes = dict(
+        CollectorRun.objects.filter(status=RunStatus.OK)
+        .values("collector")
+        .annotate(last=Max("finished_at"))
+        .values_list("collector", "last")
+    )
+    latest_ids = (
+        CollectorRun.objects.filter(finished_at__isnull=False)
+        .values("collector")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    latest = {run.collector: run for run in CollectorRun.objects.filter(pk__in=list(latest_ids))}
+    health = []
+    for name in COLLECTOR_NAMES:
+        cls = collector_class(name)
+        missing = cls.missing_settings()
+        last_success = successes.get(name)
+        health.append(
+            CollectorHealth(
+                name=name,
+                provider_name=cls.provider_name,
+                missing_settings=missing,
+                last_success=last_success,
+                last_run=latest.get(name),
+                stale=not missing and (last_success is None or last_success < cutoff),
+            )
+        )
+    return health
