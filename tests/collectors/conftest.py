@@ -2,9 +2,7 @@
 examples (tests/collectors/fixtures/); the network is never reached: `responses` refuses any
 request that no test registered."""
 
-import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 import responses as responses_lib
@@ -12,16 +10,7 @@ import responses as responses_lib
 from collectors.base import SyncWindow
 from collectors.engine import sync_run_create, sync_run_execute
 from collectors.models import CollectorRun, Trigger
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def fixture(name: str, **replacements) -> dict:
-    """A documented example response, with {placeholders} filled in."""
-    text = (FIXTURES / name).read_text()
-    for key, value in replacements.items():
-        text = text.replace("{" + key + "}", str(value))
-    return json.loads(text)
+from tests.fakeproviders.server import fixture  # noqa: F401 (the collectors' tests import it here)
 
 
 @pytest.fixture

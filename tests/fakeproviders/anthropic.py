@@ -3,8 +3,7 @@ with the documented result, "123.78912" cents of Claude Opus 5 input tokens ($1.
 
 from datetime import date, timedelta
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 
 def _cost_report(query, day):

@@ -5,8 +5,7 @@ for backfills of that month."""
 
 from datetime import timedelta
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 MONTH_TO_DATE, ACCOUNT_BALANCE, PREVIEW = "11.21", "12.23", "11.21"
 INVOICE = "46.79"  # the two documented items: 12.34 + 34.45

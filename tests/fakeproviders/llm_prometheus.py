@@ -2,8 +2,7 @@
 llm_prometheus_litellm_query.json): three series per metric, values as the strings Prometheus
 sends, with the fractions increase() gives."""
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 # Per metric, the value of each series of the fixture (placeholders gpt_4o, claude, gpt_4o_mini).
 VALUES = {

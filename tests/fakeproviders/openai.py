@@ -3,8 +3,7 @@ the documented result, 0.06 dollars for "Image models"."""
 
 from datetime import UTC, datetime, time
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 DAY_SECONDS = 86_400
 

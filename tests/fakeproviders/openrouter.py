@@ -1,8 +1,7 @@
 """OpenRouter's activity API, as documented (fixture: openrouter_activity.json): the documented
 row, 0.015 dollars for 5 requests to openai/gpt-4.1, dated the fake server's day."""
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 
 def _activity(query, day):

@@ -19,8 +19,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+# The providers' documented example answers, shared with the collectors' unit tests.
+FIXTURES = Path(__file__).resolve().parent.parent / "collectors" / "fixtures"
 
 PROVIDERS = [
     "digitalocean",
@@ -33,6 +37,15 @@ PROVIDERS = [
     "anthropic",
     "openrouter",
 ]
+
+
+def fixture(name: str, **replacements) -> Any:
+    """A documented example response, with {placeholders} filled in. No Django needed: the
+    fake server also runs on its own and in the benchmarks."""
+    text = (FIXTURES / name).read_text()
+    for key, value in replacements.items():
+        text = text.replace("{" + key + "}", str(value))
+    return json.loads(text)
 
 
 @dataclass

@@ -13,8 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 PAGES = 1
 PAGE_SIZE = 5  # one of each template

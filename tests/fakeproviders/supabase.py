@@ -8,8 +8,7 @@ plan 25/30 -> 0.83, disk 1.25/30 -> 0.04, IPv4 4/30 -> 0.13; 1.00 for the day, 3
 
 from datetime import date, timedelta
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 REF = "abcdefghijklmnopqrst"
 ORG = "tsrqponmlkjihgfedcba"

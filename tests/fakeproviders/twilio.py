@@ -1,7 +1,6 @@
 """Twilio's Usage Records, as documented (fixture: twilio_usage_records_daily.json)."""
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 SID = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 PRICE, SMS, MMS = "2.19285", "412", "8"

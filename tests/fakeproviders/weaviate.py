@@ -7,8 +7,7 @@ million a month that is 184.224 (over the 25 minimum), 6.141 on 2026-11-20 (30-d
 184,224 thousandths split over 30 days, the first 24 days get 6.141).
 """
 
-from tests.collectors.conftest import fixture
-from tests.fakeproviders.server import Route
+from tests.fakeproviders.server import Route, fixture
 
 DIMENSIONS = {"Article": 1536, "Author": 384}
 
