@@ -157,6 +157,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The Stripe SDK logs every request at INFO; its failures reach the sync run anyway.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }
 
 # --- Collectors ---------------------------------------------------------------------------------
