@@ -230,3 +230,105 @@ class LlmUsageDaily(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.user_id or '-'} {self.provider}/{self.model}"
+
+
+class PriceSource(models.TextChoices):
+    PACKAGE = "genai-prices", "genai-prices (bundled)"
+    ADMIN = "admin", "Entered in the admin"
+
+
+class ModelPrice(models.Model):
+    """What a provider charges for a model from `effective_from` on, in USD per million tokens
+    (per request and per image as they are). Rows from the bundled price package are loaded by
+    `manage.py load_prices`; a row entered in the admin overrides them from its date.
+
+    `tiers` holds long-context tiers as {"input": [{"start": 200000, "price": "6"}], ...}: once
+    a request's input passes `start` tokens, that price applies to all its tokens of the kind.
+    """
+
+    provider = models.SlugField(max_length=64)
+    model = models.CharField(max_length=200)
+    effective_from = models.DateField()
+    source = models.CharField(max_length=16, choices=PriceSource.choices, default=PriceSource.ADMIN)
+    currency = CurrencyField(default="USD")
+    input_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    output_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cache_read_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cache_write_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    per_request = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    per_image = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    tiers = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "model", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model", "effective_from", "source"],
+                name="model_price_unique_from",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.provider}/{self.model} from {self.effective_from} ({self.source})"
+
+
+class CostSource(models.TextChoices):
+    PROVIDER = "provider", "Reported by the provider"
+    PRICE_BOOK = "price_book", "Price book"
+    UNPRICED = "unpriced", "Unpriced"
+
+
+class LlmUsageEvent(models.Model):
+    """One LLM request as a client reported it. Idempotent on `event_id`: a re-sent event is a
+    duplicate and changes nothing. Its cost is fixed at ingest with the price row used; an
+    unknown model is stored unpriced (cost empty), never costed at 0."""
+
+    event_id = models.CharField(max_length=200, unique=True)
+    timestamp = models.DateTimeField()
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    provider = models.SlugField(max_length=64)
+    model = models.CharField(max_length=200)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+    is_error = models.BooleanField(default=False)
+    error_type = models.CharField(max_length=100, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    cost = models.DecimalField(null=True, blank=True, **MONEY)
+    currency = CurrencyField(default="USD")
+    cost_source = models.CharField(max_length=16, choices=CostSource.choices)
+    price = models.ForeignKey(
+        ModelPrice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ingest_key = models.CharField(max_length=100, blank=True, help_text="Name of the API key.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "LLM usage event"
+        ordering = ["-timestamp"]
+        indexes = [
+            models.Index(fields=["day", "provider", "model"]),
+            models.Index(fields=["cost_source", "day"]),
+        ]
+
+    def __str__(self):
+        return self.event_id
+
+
+class UsageUser(models.Model):
+    """Who a usage `user_id` is: the email from Supabase auth, cached so that no page waits on
+    Supabase. Refreshed by the sync; an id not found here is shown as the id."""
+
+    user_id = models.CharField(max_length=200, primary_key=True)
+    email = models.EmailField(blank=True)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.email or self.user_id
