@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.utils import timezone
 
 from collectors.errors import CollectorSkipped
 
@@ -30,6 +31,18 @@ class SyncWindow:
     def __str__(self):
         last = self.end - timedelta(days=1)
         return str(self.start) if last == self.start else f"{self.start}..{last}"
+
+
+NOT_BACKFILLED = (
+    "{provider} reports its state as it is now, so {window} (a past day) is not back-filled: "
+    "that day keeps what its own run wrote"
+)
+
+
+def window_is_today(window: "SyncWindow") -> bool:
+    """True when the window holds today (UTC): state-based figures (counts, sizes, plans) can
+    only be read for now, never for a past day."""
+    return window.start <= timezone.now().date() < window.end
 
 
 @dataclass

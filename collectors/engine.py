@@ -7,13 +7,14 @@ another, and a crash mid-run leaves nothing half-written for that collector and 
 
 import logging
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from collectors.base import SyncWindow
@@ -80,6 +81,7 @@ def sync_run_create(
     API, the admin button and the schedule use it, so two sync-alls never overlap.
     """
     names = collectors_validate(collectors)
+    sync_runs_sweep()
     run = SyncRun.objects.create(
         trigger=trigger,
         window_start=window.start,
@@ -122,12 +124,15 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
     With final_attempt False (a Celery task that may still retry), a provider that stayed
     unavailable leaves the run pending and returns retry=True instead of recording a failure.
     """
+    # Claim the run with a conditional UPDATE: a redelivered or duplicated task finds it taken
+    # (running or finished) and leaves it alone.
+    claimed = CollectorRun.objects.filter(pk=collector_run_id, status=RunStatus.PENDING).update(
+        status=RunStatus.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
     run = CollectorRun.objects.select_related("sync_run").get(pk=collector_run_id)
-    if run.status in FINISHED:
-        return Outcome(run)  # a redelivered task: the work is done
+    if not claimed:
+        return Outcome(run)
     started = time.monotonic()
-    run.status, run.started_at, run.attempts = RunStatus.RUNNING, timezone.now(), run.attempts + 1
-    run.save(update_fields=["status", "started_at", "attempts"])
     window = SyncWindow(run.window_start, run.window_end)
     collector = collector_class(run.collector)(sync_run_id=run.sync_run_id)
     holder = f"collector run #{run.pk}"
@@ -155,12 +160,17 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
     except CollectorError as error:
         _finish(run, RunStatus.FAILED, started, reason=str(error))
     except Exception as error:  # a bug in a collector must not take the others down
-        logger.exception("collector %s crashed", run.collector)
+        # Only the type and where it happened: an exception's message may quote a credential
+        # (a header value, a URL), and secrets never reach the logs, the database or the admin.
+        where = "".join(traceback.format_tb(error.__traceback__, limit=-3))
+        logger.error(
+            "collector %s crashed with %s at\n%s", run.collector, type(error).__name__, where
+        )
         _finish(
             run,
             RunStatus.FAILED,
             started,
-            reason=f"internal error: {type(error).__name__}: {error}",
+            reason=f"internal error: {type(error).__name__} (details in the worker log)",
         )
     else:
         _finish(
@@ -180,6 +190,25 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
 def _done(run: CollectorRun) -> Outcome:
     sync_run_finish_if_done(sync_run_id=run.sync_run_id)
     return Outcome(run)
+
+
+def sync_runs_sweep() -> int:
+    """Fail the collector runs a dead worker left behind (running or pending longer than a lock
+    lives), so that their sync runs close and the run log tells the truth. Returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.COLLECTOR_LOCK_SECONDS)
+    abandoned = CollectorRun.objects.filter(
+        Q(status=RunStatus.RUNNING, started_at__lt=cutoff)
+        | Q(status=RunStatus.PENDING, sync_run__started_at__lt=cutoff)
+    )
+    sync_run_ids = set(abandoned.values_list("sync_run_id", flat=True))
+    count = abandoned.update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        reason="abandoned: the worker running it stopped before it finished",
+    )
+    for sync_run_id in sync_run_ids:
+        sync_run_finish_if_done(sync_run_id=sync_run_id)
+    return count
 
 
 def sync_run_finish_if_done(*, sync_run_id: int) -> bool:

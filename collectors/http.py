@@ -72,7 +72,15 @@ class ProviderHTTP:
         self.session.auth = auth
 
     def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        if not path.startswith(("http://", "https://")):
+            return f"{self.base_url}{path}"
+        # A provider's absolute "next page" link is followed only on the provider's own origin:
+        # the session carries its credentials.
+        if urlsplit(path)[:2] != urlsplit(self.base_url)[:2]:
+            raise UnexpectedResponse(
+                f"{self.provider} pointed to {_safe_url(path)}, outside {_safe_url(self.base_url)}"
+            )
+        return path
 
     def get_json(self, path: str, *, params=None) -> Any:
         return self.request_json("GET", path, params=params)
@@ -120,6 +128,12 @@ class ProviderHTTP:
                 )
             except (requests.Timeout, requests.ConnectionError) as error:
                 problem = f"{type(error).__name__}"
+            except requests.RequestException as error:
+                # Never the message: it can quote a header, i.e. the credential.
+                raise ProviderRefused(
+                    f"the request to {self.provider} could not be sent ({type(error).__name__}); "
+                    "check its credential and URL settings for stray spaces or newlines"
+                ) from None
             else:
                 if response.status_code < 400:
                     return response

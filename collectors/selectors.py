@@ -26,8 +26,9 @@ class CollectorHealth:
 
 
 def collector_health() -> list[CollectorHealth]:
-    """Per collector: configured or not, last success, last run, and whether it is stale (set
-    up but without a success for COLLECTOR_STALE_HOURS). Three queries whatever the history."""
+    """Per collector: configured or not, last success, last run, and whether it is stale (no
+    success for COLLECTOR_STALE_HOURS while set up, or since its credentials went missing).
+    Three queries whatever the history."""
     cutoff = timezone.now() - timedelta(hours=settings.COLLECTOR_STALE_HOURS)
     successes = dict(
         CollectorRun.objects.filter(status=RunStatus.OK)
@@ -54,7 +55,10 @@ def collector_health() -> list[CollectorHealth]:
                 missing_settings=missing,
                 last_success=last_success,
                 last_run=latest.get(name),
-                stale=not missing and (last_success is None or last_success < cutoff),
+                # Set up and not succeeding, or once succeeding and now without its
+                # credentials: both leave the ledger's figures getting old.
+                stale=(not missing or last_success is not None)
+                and (last_success is None or last_success < cutoff),
             )
         )
     return health

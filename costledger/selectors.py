@@ -15,9 +15,17 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Max, Min, Sum
+from django.db.models.functions import TruncMonth
 
-from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate, Source
+from costledger.models import (
+    SOURCE_RANK,
+    CostEntry,
+    CostSource,
+    ExchangeRate,
+    LlmUsageEvent,
+    Source,
+)
 from costledger.money import round_preserving_sum, split_evenly
 
 
@@ -84,6 +92,19 @@ def _pieces(total: Decimal, currency: str, start: date, days: int) -> dict[date,
     return {start + timedelta(days=i): amount for i, amount in enumerate(amounts)}
 
 
+# Two feeds compute `usage` costs from the same traffic: the ingested events and the
+# Prometheus metrics. Where both exist for a provider and day, the events win; they are never
+# added together.
+PROMETHEUS_FEED = f"{Source.USAGE}:prometheus"
+FEED_RANK = {**SOURCE_RANK, PROMETHEUS_FEED: SOURCE_RANK[Source.USAGE] - Decimal("0.5")}
+
+
+def _feed(group: dict) -> str:
+    if group["source"] == Source.USAGE and group["reference"] == "prometheus":
+        return PROMETHEUS_FEED
+    return group["source"]
+
+
 @dataclass(frozen=True)
 class _Piece:
     category: str
@@ -142,6 +163,7 @@ def effective_cost_by_day(
         entries.values(
             "provider",
             "source",
+            "reference",
             "adjustment",
             "category",
             "currency",
@@ -169,14 +191,15 @@ def effective_cost_by_day(
             if group["adjustment"]:
                 adjustments[key].append(piece)
             else:
-                charges[key][group["source"]].append(piece)
+                charges[key][_feed(group)].append(piece)
 
     missing: dict[str, list[date]] = defaultdict(list)
     days = []
     for provider, day in sorted(charges.keys() | adjustments.keys(), key=lambda k: (k[1], k[0])):
         sources = charges.get((provider, day), {})
-        source = max(sources, key=SOURCE_RANK.__getitem__) if sources else Source.MANUAL
-        pieces = [*sources.get(source, []), *adjustments.get((provider, day), [])]
+        feed = max(sources, key=FEED_RANK.__getitem__) if sources else Source.MANUAL
+        source = feed.partition(":")[0]
+        pieces = [*sources.get(feed, []), *adjustments.get((provider, day), [])]
         if categories:
             pieces = [p for p in pieces if p.category in categories]
             if not pieces:
@@ -272,3 +295,80 @@ def effective_cost_by_month(
         totals=totals,
         missing_rates=daily.missing_rates,
     )
+
+
+@dataclass
+class Reconciliation:
+    provider: str
+    month: date
+    computed: Decimal | None  # usage x price book (`usage` entries)
+    billed: Decimal | None  # what the provider billed (`api` entries)
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.computed is None or self.billed is None:
+            return None
+        return self.computed - self.billed
+
+    @property
+    def difference_percent(self) -> Decimal | None:
+        if self.difference is None or not self.billed:
+            return None
+        return self.difference / self.billed * 100
+
+
+def llm_reconciliation(*, last_month: date, months: int = 6) -> list[Reconciliation]:
+    """Per LLM provider and month: computed cost beside billed cost, in USD.
+
+    Computed comes from the ingested events where there are any that month, else from the
+    Prometheus feed: both describe the same traffic and are never added together.
+    """
+    first = add_months(month_start(last_month), -(months - 1))
+    end = add_months(month_start(last_month), 1)
+    rows = (
+        CostEntry.objects.filter(
+            category="llm",
+            source__in=[Source.USAGE, Source.API],
+            charge_period_start__gte=first,
+            charge_period_start__lt=end,
+        )
+        .annotate(month=TruncMonth("charge_period_start"))
+        .values("provider", "month", "source", "reference")
+        .annotate(total=Sum("billed_cost"))
+        .order_by()
+    )
+    figures: dict[tuple[str, date], dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        month = row["month"].date() if hasattr(row["month"], "date") else row["month"]
+        kind = "billed" if row["source"] == Source.API else f"usage:{row['reference']}"
+        cell = figures[(row["provider"], month)]
+        cell[kind] = cell.get(kind, Decimal(0)) + row["total"]
+    result = []
+    for (provider, month), cell in sorted(figures.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        computed = cell.get("usage:events", cell.get("usage:prometheus"))
+        if computed is None:
+            computed = next((v for k, v in cell.items() if k.startswith("usage:")), None)
+        result.append(Reconciliation(provider, month, computed, cell.get("billed")))
+    return result
+
+
+@dataclass
+class UnpricedModel:
+    provider: str
+    model: str
+    requests: int
+    first_day: date
+    last_day: date
+
+
+def llm_unpriced_models() -> list[UnpricedModel]:
+    """Models whose events have no price: costed at nothing, never at 0, until priced."""
+    rows = (
+        LlmUsageEvent.objects.filter(cost_source=CostSource.UNPRICED)
+        .values("provider", "model")
+        .annotate(requests=Count("pk"), first=Min("day"), last=Max("day"))
+        .order_by("-requests")
+    )
+    return [
+        UnpricedModel(r["provider"], r["model"], r["requests"], r["first"], r["last"]) for r in rows
+    ]

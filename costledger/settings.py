@@ -137,7 +137,7 @@ if not is_currency(REPORTING_CURRENCY):
 
 # Outside crons and scripts authenticate with `Authorization: Bearer $SYNC_API_TOKEN`.
 # Unset: only staff sessions may call the API.
-SYNC_API_TOKEN = env.str("SYNC_API_TOKEN", default="")
+SYNC_API_TOKEN = env.str("SYNC_API_TOKEN", default="").strip()
 
 # Celery: Redis is the broker. Without REDIS_URL (the quick start) tasks run in-process.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -162,39 +162,40 @@ LOGGING = {
 }
 
 # --- Collectors ---------------------------------------------------------------------------------
-# Credentials use the names operators already have; every base URL can be pointed elsewhere
+# Credentials use the names operators already have (stripped: a secret mounted from a file often
+# ends with a newline); every base URL can be pointed elsewhere
 # (a local fake server, a proxy, a regional endpoint). A collector whose credentials are unset
 # is skipped, with the reason naming the variable.
-DO_API_TOKEN = env.str("DO_API_TOKEN", default="")
+DO_API_TOKEN = env.str("DO_API_TOKEN", default="").strip()
 DO_API_URL = env.str("DO_API_URL", default="https://api.digitalocean.com")
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="").strip()
 STRIPE_API_URL = env.str("STRIPE_API_URL", default="https://api.stripe.com")
-TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
-TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="").strip()
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="").strip()
 TWILIO_API_URL = env.str("TWILIO_API_URL", default="https://api.twilio.com")
-SUPABASE_URL = env.str("SUPABASE_URL", default="")
-SUPABASE_KEY = env.str("SUPABASE_KEY", default="")
-SUPABASE_ACCESS_TOKEN = env.str("SUPABASE_ACCESS_TOKEN", default="")
-SUPABASE_PROJECT_REF = env.str("SUPABASE_PROJECT_REF", default="")
+SUPABASE_URL = env.str("SUPABASE_URL", default="").strip()
+SUPABASE_KEY = env.str("SUPABASE_KEY", default="").strip()
+SUPABASE_ACCESS_TOKEN = env.str("SUPABASE_ACCESS_TOKEN", default="").strip()
+SUPABASE_PROJECT_REF = env.str("SUPABASE_PROJECT_REF", default="").strip()
 SUPABASE_API_URL = env.str("SUPABASE_API_URL", default="https://api.supabase.com")
-WEAVIATE_URL = env.str("WEAVIATE_URL", default="")
-WEAVIATE_API_KEY = env.str("WEAVIATE_API_KEY", default="")
-PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="")
-PROMETHEUS_BEARER_TOKEN = env.str("PROMETHEUS_BEARER_TOKEN", default="")
+WEAVIATE_URL = env.str("WEAVIATE_URL", default="").strip()
+WEAVIATE_API_KEY = env.str("WEAVIATE_API_KEY", default="").strip()
+PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="").strip()
+PROMETHEUS_BEARER_TOKEN = env.str("PROMETHEUS_BEARER_TOKEN", default="").strip()
 # Estimates for providers without a billing API: JSON objects merged over the documented
 # defaults in collectors/sources/supabase.py and weaviate.py (amounts as strings). Read as text
 # here and parsed with Decimal there, so no price passes through float.
-SUPABASE_PRICES = env.str("SUPABASE_PRICES", default="")
-WEAVIATE_PRICES = env.str("WEAVIATE_PRICES", default="")
+SUPABASE_PRICES = env.str("SUPABASE_PRICES", default="").strip()
+WEAVIATE_PRICES = env.str("WEAVIATE_PRICES", default="").strip()
 # LLM metrics in Prometheus: a preset of metric and label names ("litellm" or "otel") and a
 # JSON object overriding single names (see collectors/sources/llm_prometheus.py).
 LLM_PROMETHEUS_PRESET = env.str("LLM_PROMETHEUS_PRESET", default="litellm")
-LLM_PROMETHEUS_METRICS = env.str("LLM_PROMETHEUS_METRICS", default="")
-OPENAI_ADMIN_KEY = env.str("OPENAI_ADMIN_KEY", default="")
+LLM_PROMETHEUS_METRICS = env.str("LLM_PROMETHEUS_METRICS", default="").strip()
+OPENAI_ADMIN_KEY = env.str("OPENAI_ADMIN_KEY", default="").strip()
 OPENAI_API_URL = env.str("OPENAI_API_URL", default="https://api.openai.com")
-ANTHROPIC_ADMIN_KEY = env.str("ANTHROPIC_ADMIN_KEY", default="")
+ANTHROPIC_ADMIN_KEY = env.str("ANTHROPIC_ADMIN_KEY", default="").strip()
 ANTHROPIC_API_URL = env.str("ANTHROPIC_API_URL", default="https://api.anthropic.com")
-OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
+OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="").strip()
 OPENROUTER_API_URL = env.str("OPENROUTER_API_URL", default="https://openrouter.ai/api")
 
 # The one HTTP client of the collectors: per-request timeout, bounded retries of timeouts, 5xx

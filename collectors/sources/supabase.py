@@ -55,13 +55,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
 from collectors.errors import CollectorError, UnexpectedResponse
 from collectors.http import MAX_PAGES, ProviderHTTP, decimal_of, require
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import is_currency, split_evenly
 from costledger.providers import Category
 from costledger.services import cost_entries_replace, metric_samples_upsert
+from costledger.usage_users import usage_users_upsert
 
 PROVIDER = "supabase"
 AUTH = "Supabase"
@@ -142,9 +143,16 @@ class SupabaseCollector(Collector):
     required_settings = ("SUPABASE_URL", "SUPABASE_KEY")
 
     def collect(self, window: SyncWindow) -> CollectResult:
+        if not window_is_today(window):
+            return CollectResult(
+                notes=[NOT_BACKFILLED.format(provider=self.provider_name, window=window)]
+            )
         prices = supabase_prices()
         notes: list[str] = []
-        sign_ins, users_total = self._sign_ins()
+        sign_ins, users_total, emails = self._sign_ins()
+        # The directory of emails the per-user pages show; not counted in rows_written, which
+        # are ledger rows.
+        usage_users_upsert(users=emails)
         project = self._project(notes, prices)
         samples, entries, estimates = [], [], {}
         for day in window.days():
@@ -182,9 +190,10 @@ class SupabaseCollector(Collector):
 
     # Auth admin API -------------------------------------------------------------------------
 
-    def _sign_ins(self) -> tuple[list[datetime], int]:
-        """Every user's last sign-in (sorted; users who never signed in have none) and the
-        number of users, reading pages until one is shorter than asked for."""
+    def _sign_ins(self) -> tuple[list[datetime], int, dict[str, str]]:
+        """Every user's last sign-in (sorted; users who never signed in have none), the number
+        of users and each user's email (empty for a phone-only user), reading pages until one
+        is shorter than asked for."""
         key = settings.SUPABASE_KEY
         http = ProviderHTTP(
             AUTH,
@@ -192,6 +201,7 @@ class SupabaseCollector(Collector):
             headers={"apikey": key, "Authorization": f"Bearer {key}"},
         )
         sign_ins: list[datetime] = []
+        emails: dict[str, str] = {}
         total, previous_first = 0, None
         for page in range(1, MAX_PAGES + 1):
             body = http.get_json(
@@ -209,12 +219,12 @@ class SupabaseCollector(Collector):
                 )
             previous_first = first
             for user in users:
-                require(user, "id", provider=AUTH)
+                emails[str(require(user, "id", provider=AUTH))] = str(user.get("email") or "")
                 if user.get("last_sign_in_at"):  # absent for users who never signed in
                     sign_ins.append(_timestamp(user["last_sign_in_at"]))
             total += len(users)
             if len(users) < USERS_PER_PAGE:
-                return sorted(sign_ins), total
+                return sorted(sign_ins), total, emails
         raise UnexpectedResponse(f"{AUTH} kept paginating the users ({MAX_PAGES} pages)")
 
     # Management API -------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from typing import Any
 
 from django.conf import settings
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
 from collectors.errors import CollectorError, UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from costledger.models import CostEntry, MetricSample, Source
@@ -82,6 +82,10 @@ class WeaviateCollector(Collector):
     required_settings = ("WEAVIATE_URL",)
 
     def collect(self, window: SyncWindow) -> CollectResult:
+        if not window_is_today(window):
+            return CollectResult(
+                notes=[NOT_BACKFILLED.format(provider=self.provider_name, window=window)]
+            )
         prices = weaviate_prices()
         key = getattr(settings, "WEAVIATE_API_KEY", "")
         self.http = ProviderHTTP(

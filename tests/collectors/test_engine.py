@@ -2,6 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 
 from collectors.base import Collector, CollectResult, SyncWindow
 from collectors.engine import (
@@ -85,7 +86,7 @@ def test_a_crashing_collector_leaves_the_others_and_writes_nothing_itself(fakes)
     runs = {r.collector: r for r in sync_run.collector_runs.all()}
     assert runs["twilio"].status == "ok" and runs["twilio"].rows_written == 1
     assert runs["stripe"].status == "failed"
-    assert runs["stripe"].reason == "internal error: ZeroDivisionError: division by zero"
+    assert runs["stripe"].reason == "internal error: ZeroDivisionError (details in the worker log)"
     assert list(CostEntry.objects.values_list("provider", flat=True)) == ["twilio"]
     assert sync_run.status == "failed" and sync_run.finished_at is not None
 
@@ -182,3 +183,51 @@ def test_every_collector_skipped_without_credentials_is_an_ok_run(settings):
     sync_run = run(["twilio"])
     assert sync_run.status == "ok"
     assert sync_run.collector_runs.get().status == "skipped"
+
+
+class LeaksInItsMessage(Collector):
+    name = "stripe"
+    provider_name = "Fake"
+
+    def collect(self, window):
+        secret = settings.STRIPE_SECRET_KEY
+        raise ValueError(f"Invalid header value b'Bearer {secret}'")
+
+
+def test_a_crash_never_puts_the_exception_message_in_the_reason_or_the_log(
+    monkeypatch, caplog, settings
+):
+    settings.STRIPE_SECRET_KEY = "sk-live-SECRET"
+    monkeypatch.setattr("collectors.engine.collector_class", lambda name: LeaksInItsMessage)
+    collector_run = run(["stripe"]).collector_runs.get()
+    assert collector_run.status == "failed"
+    assert "SECRET" not in collector_run.reason
+    assert "SECRET" not in caplog.text and "ValueError" in caplog.text
+
+
+def test_runs_left_behind_by_a_dead_worker_are_failed_and_their_sync_closed(fakes, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from collectors.engine import sync_runs_sweep
+
+    sync_run = sync_run_create(
+        trigger=Trigger.SCHEDULE, window=SyncWindow.day(DAY), collectors=["twilio"]
+    )
+    long_ago = timezone.now() - timedelta(seconds=settings.COLLECTOR_LOCK_SECONDS + 60)
+    CollectorRun.objects.filter(sync_run=sync_run).update(status="running", started_at=long_ago)
+    assert sync_runs_sweep() == 1
+    collector_run = CollectorRun.objects.get(sync_run=sync_run)
+    assert collector_run.status == "failed" and collector_run.reason.startswith("abandoned")
+    assert SyncRun.objects.get(pk=sync_run.pk).finished_at is not None
+
+
+def test_a_run_already_claimed_is_left_alone(fakes):
+    sync_run = sync_run_create(
+        trigger=Trigger.SCHEDULE, window=SyncWindow.day(DAY), collectors=["twilio"]
+    )
+    CollectorRun.objects.filter(sync_run=sync_run).update(status="running")
+    outcome = collector_run_execute(collector_run_id=sync_run.collector_runs.get().pk)
+    assert outcome.run.status == "running"
+    assert not CostEntry.objects.exists()

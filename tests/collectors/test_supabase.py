@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 import responses
+import time_machine
 
 from costledger.models import CostEntry, MetricSample
 from tests.collectors.conftest import fixture, run_collector
@@ -22,6 +23,23 @@ from tests.fakeproviders.supabase import ORG, REF, users_page
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _today_is_day():
+    """The collector reads state as it is now: the tests run on DAY."""
+    with time_machine.travel("2026-11-20 12:00:00+00:00", tick=False):
+        yield
+
+
+def test_a_past_day_is_not_back_filled_with_todays_state(fake_http, supabase):
+    run = run_collector("supabase", date(2026, 11, 19))
+    assert (run.status, run.rows_written) == ("ok", 0)
+    assert "is not back-filled" in run.notes[0]
+    assert not fake_http.calls
+    assert not CostEntry.objects.exists() and not MetricSample.objects.exists()
+
+
 AUTH = f"https://{REF}.supabase.co"
 USERS = f"{AUTH}/auth/v1/admin/users"
 API = "https://api.supabase.test"
@@ -130,8 +148,9 @@ def test_mau_disk_plan_add_ons_and_the_daily_estimate(fake_http, supabase):
 def test_the_daily_pieces_of_a_month_sum_to_its_estimate(fake_http, supabase):
     serve_users(fake_http, SIGN_INS)
     serve_management(fake_http)
-    for day in range(1, 31):
-        assert run_collector("supabase", date(2026, 11, day)).status == "ok"
+    for day in range(1, 31):  # each day's run on its own day, as the daily sync does
+        with time_machine.travel(f"2026-11-{day:02d} 12:00:00+00:00", tick=False):
+            assert run_collector("supabase", date(2026, 11, day)).status == "ok"
     by_service = {
         service: sum(
             CostEntry.objects.filter(service=service).values_list("billed_cost", flat=True)
@@ -318,3 +337,45 @@ def test_an_invalid_price_table_fails_naming_the_setting(fake_http, supabase, se
         run.reason
         == "SUPABASE_PRICES plans.pro.base='twenty' is not a price; fix it in the environment"
     )
+
+
+def test_user_emails_are_cached_for_the_per_user_pages_in_one_upsert(
+    fake_http, supabase, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from costledger.models import UsageUser
+
+    monkeypatch.setattr("collectors.sources.supabase.USERS_PER_PAGE", 2)
+    UsageUser.objects.create(user_id="deleted-from-supabase", email="gone@example.com")
+    serve_users(fake_http, SIGN_INS[:2], SIGN_INS[2:4], SIGN_INS[4:])
+    serve_management(fake_http)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_collector("supabase", DAY).status == "ok"
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "costledger_usageuser"')]
+    assert len(inserts) == 1
+    assert dict(UsageUser.objects.values_list("user_id", "email")) == {
+        "00000000-0000-4000-8000-000000000000": "user0@example.com",
+        "00000000-0000-4000-8000-000000000001": "user1@example.com",
+        "00000000-0000-4000-8000-000000000002": "user2@example.com",
+        "00000000-0000-4000-8000-000000000003": "user3@example.com",
+        "00000000-0000-4000-8000-000000000004": "user4@example.com",
+        "deleted-from-supabase": "gone@example.com",  # kept: its past usage still needs a name
+    }
+
+
+def test_a_changed_email_replaces_the_cached_one_and_a_phone_user_has_none(fake_http, supabase):
+    from costledger.models import UsageUser
+
+    page = users_page(SIGN_INS[:2])
+    page["users"][0]["email"] = "renamed@example.com"
+    page["users"][1]["email"] = ""  # signed up with a phone number
+    UsageUser.objects.create(user_id=page["users"][0]["id"], email="user0@example.com")
+    fake_http.get(USERS, json=page)
+    serve_management(fake_http)
+    assert run_collector("supabase", DAY).status == "ok"
+    assert dict(UsageUser.objects.values_list("user_id", "email")) == {
+        "00000000-0000-4000-8000-000000000000": "renamed@example.com",
+        "00000000-0000-4000-8000-000000000001": "",
+    }

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 import responses
+import time_machine
 
 from costledger.models import CostEntry, MetricSample
 from tests.collectors.conftest import fixture, run_collector
@@ -20,6 +21,23 @@ from tests.fakeproviders.weaviate import sample_object
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _today_is_day():
+    """The collector reads state as it is now: the tests run on DAY."""
+    with time_machine.travel("2026-11-20 12:00:00+00:00", tick=False):
+        yield
+
+
+def test_a_past_day_is_not_back_filled_with_todays_state(fake_http, weaviate):
+    run = run_collector("weaviate", date(2026, 11, 19))
+    assert (run.status, run.rows_written) == ("ok", 0)
+    assert "is not back-filled" in run.notes[0]
+    assert not fake_http.calls
+    assert not CostEntry.objects.exists() and not MetricSample.objects.exists()
+
+
 BASE = "https://cluster-abc.weaviate.test"
 
 
@@ -119,8 +137,9 @@ def test_objects_dimensions_per_collection_and_the_daily_estimate(fake_http, wea
 
 def test_the_daily_pieces_of_a_month_sum_to_its_estimate(fake_http, weaviate):
     serve(fake_http)
-    for day in range(1, 31):
-        assert run_collector("weaviate", date(2026, 11, day)).status == "ok"
+    for day in range(1, 31):  # each day's run on its own day, as the daily sync does
+        with time_machine.travel(f"2026-11-{day:02d} 12:00:00+00:00", tick=False):
+            assert run_collector("weaviate", date(2026, 11, day)).status == "ok"
     total = sum(CostEntry.objects.values_list("billed_cost", flat=True))
     assert (CostEntry.objects.count(), total) == (30, Decimal("184.224"))
 

@@ -160,3 +160,38 @@ def test_six_months_end_with_the_given_month_across_a_year_boundary():
     months = effective_cost_by_month(last_month=date(2027, 2, 1), months=6)
     assert months.months[0] == date(2026, 9, 1)
     assert months.months[-1] == date(2027, 2, 1)
+
+
+def test_event_usage_wins_over_prometheus_usage_for_the_same_day():
+    day = date(2026, 10, 3)
+    cost_entries_upsert(
+        entries=[
+            cost_entry(
+                provider="openai",
+                day=day,
+                amount="2.00",
+                source=Source.USAGE,
+                service="gpt-4o",
+                reference="events",
+            ),
+            cost_entry(
+                provider="openai",
+                day=day,
+                amount="1.90",
+                source=Source.USAGE,
+                service="gpt-4o",
+                reference="prometheus",
+            ),
+            cost_entry(
+                provider="openai",
+                day=date(2026, 10, 4),
+                amount="1.50",
+                source=Source.USAGE,
+                service="gpt-4o",
+                reference="prometheus",
+            ),
+        ]
+    )
+    costs = by_day(effective_cost_by_day(start=day, end=date(2026, 10, 5)))
+    assert (costs["openai", day].amount, costs["openai", day].source) == (Decimal("2.00"), "usage")
+    assert costs["openai", date(2026, 10, 4)].amount == Decimal("1.50")
