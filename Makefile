@@ -29,6 +29,7 @@ QUICKSTART := DEBUG=1 DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 REDIS_URL=
 
 run: $(VENV)/.installed
 	$(QUICKSTART) $(BIN)/python manage.py migrate --noinput
+	$(QUICKSTART) $(BIN)/python manage.py load_prices
 	$(QUICKSTART) $(BIN)/python manage.py seed_demo
 	$(QUICKSTART) $(BIN)/python manage.py create_admin
 	@echo "Serving on http://127.0.0.1:8000/admin/ (Ctrl-C stops)"

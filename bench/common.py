@@ -22,7 +22,7 @@ def bench_env(**extra) -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "costledger.settings",
         "SECRET_KEY": "benchmark-only",
-        "ALLOWED_HOSTS": "localhost",
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "DATABASE_URL": f"{PG}/{BENCH_DB}",
         "REDIS_URL": REDIS_URL,
         "COLLECTOR_HTTP_BACKOFF": "0",

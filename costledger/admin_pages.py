@@ -5,6 +5,7 @@ from datetime import date
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +13,14 @@ from django.views import View
 
 from costledger.models import Source
 from costledger.providers import Category, provider_name
-from costledger.selectors import add_months, effective_cost_by_month, month_start
+from costledger.selectors import (
+    add_months,
+    effective_cost_by_month,
+    llm_reconciliation,
+    llm_unpriced_models,
+    month_start,
+)
+from costledger.usage import llm_events_reprice
 
 SUMMARY_MONTHS = 6
 
@@ -92,3 +100,61 @@ class CostsByProvider(View):
             f"&charge_period_start__lt={add_months(month, 1).isoformat()}"
             f"&charge_period_end__gt={month.isoformat()}",
         }
+
+
+class LlmUnpriced(View):
+    """Usage of models the price book does not know, with the way to price it."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        context = {
+            **self.site.each_context(request),
+            "title": "Unpriced LLM usage",
+            "models": llm_unpriced_models(),
+            "can_price": request.user.has_perm("costledger.add_modelprice"),
+            "add_price_url": reverse("admin:costledger_modelprice_add"),
+        }
+        return TemplateResponse(request, "admin/costledger/llm_unpriced.html", context)
+
+    def post(self, request):
+        """Re-price one model's events over the days it was used (after adding its price)."""
+        if not request.user.has_perm("costledger.add_modelprice"):
+            raise PermissionDenied
+        try:
+            since = date.fromisoformat(request.POST.get("since", ""))
+            until = date.fromisoformat(request.POST.get("until", ""))
+        except ValueError:
+            messages.error(request, "Re-price needs the first and last day (YYYY-MM-DD).")
+            return redirect("admin:llm_unpriced")
+        model = request.POST.get("model") or None
+        changes = llm_events_reprice(since=since, until=until, model=model)
+        priced = sum(c.newly_priced for c in changes)
+        if priced:
+            messages.success(request, f"{priced} events of {model} are priced now.")
+        else:
+            messages.warning(
+                request,
+                f"No event of {model} could be priced: add its price first (provider and model "
+                "exactly as the events name them, effective on or before the first day).",
+            )
+        return redirect("admin:llm_unpriced")
+
+
+class LlmReconciliation(View):
+    """Per LLM provider and month: what usage x prices computed beside what was billed."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        this_month = month_start(timezone.now().date())
+        context = {
+            **self.site.each_context(request),
+            "title": "LLM cost reconciliation",
+            "rows": llm_reconciliation(last_month=this_month, months=SUMMARY_MONTHS),
+        }
+        return TemplateResponse(request, "admin/costledger/llm_reconciliation.html", context)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from costledger import admin_pages
-from costledger.models import CostEntry
+from costledger.models import CostEntry, CostSource, LlmUsageEvent
 
 
 class CostledgerAdminSite(admin.AdminSite):
@@ -17,6 +17,9 @@ class CostledgerAdminSite(admin.AdminSite):
         # for real figures. Only for logged-in staff: the login page needs no query.
         if request.user.is_active and request.user.is_staff:
             context["has_demo_data"] = CostEntry.objects.filter(tags__demo=True).exists()
+            context["has_unpriced_usage"] = LlmUsageEvent.objects.filter(
+                cost_source=CostSource.UNPRICED
+            ).exists()
         return context
 
     def get_urls(self):
@@ -25,6 +28,16 @@ class CostledgerAdminSite(admin.AdminSite):
                 "costs-by-provider/",
                 self.admin_view(admin_pages.CostsByProvider.as_view(site=self)),
                 name="costs_by_provider",
+            ),
+            path(
+                "llm-unpriced/",
+                self.admin_view(admin_pages.LlmUnpriced.as_view(site=self)),
+                name="llm_unpriced",
+            ),
+            path(
+                "llm-reconciliation/",
+                self.admin_view(admin_pages.LlmReconciliation.as_view(site=self)),
+                name="llm_reconciliation",
             ),
         ]
         return pages + super().get_urls()

@@ -1,0 +1,163 @@
+"""Usage ingest throughput over HTTP on loopback, against a raw PostgreSQL COPY of the same rows.
+
+The app is served as in production: gunicorn, 2 sync workers, DEBUG off, PostgreSQL. Clients
+post batches of 1,000 distinct events (pre-serialised, so the client costs little CPU) over
+keep-alive connections for --seconds, from --clients threads. Every event carries tokens of a
+priced model, so each is costed, stored, and added to its rollup and usage cost.
+The physical limit: COPY of the same number of rows straight into the events table.
+
+    .venv/bin/python bench/bench_ingest.py [--seconds 20] [--clients 4]
+"""
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import ROOT, bench_env, django_setup, fresh_database
+
+PORT = 8931
+MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
+
+
+def batches(count: int, size: int = 1000) -> list[bytes]:
+    start = datetime.now(UTC) - timedelta(days=2)
+    rng = random.Random(7)
+    bodies = []
+    for b in range(count):
+        events = []
+        for i in range(size):
+            provider, model = MODELS[i % len(MODELS)]
+            events.append({
+                "event_id": f"bench-{b}-{i}",
+                "timestamp": (start + timedelta(milliseconds=50 * (b * size + i))).isoformat(),
+                "user_id": f"user-{rng.randrange(100_000)}",
+                "provider": provider, "model": model,
+                "input_tokens": rng.randrange(50, 4000), "output_tokens": rng.randrange(10, 800),
+                "cache_read_tokens": rng.randrange(0, 2000), "latency_ms": rng.randrange(200, 9000),
+                "tags": {"feature": "chat", "conversation_id": f"c{rng.randrange(10**6)}"},
+            })  # fmt: skip
+        bodies.append(json.dumps({"events": events}).encode())
+    return bodies
+
+
+def serve(env) -> subprocess.Popen:
+    gunicorn = shutil.which("gunicorn", path=str(os.path.dirname(sys.executable)))
+    process = subprocess.Popen(
+        [gunicorn, "costledger.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{PORT}",
+         "--log-level", "warning", "--keep-alive", "30"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", PORT, timeout=1).request("GET", "/")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def post_all(bodies: list[bytes], key: str, seconds: float, clients: int):
+    queue = list(reversed(bodies))
+    lock = threading.Lock()
+    done, statuses = [0], {}
+    deadline = time.monotonic() + seconds
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        while time.monotonic() < deadline:
+            with lock:
+                if not queue:
+                    return
+                body = queue.pop()
+            conn.request("POST", "/api/v1/usage/events", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+                done[0] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0], time.monotonic() - started, statuses
+
+
+def copy_rate(rows: int) -> float:
+    """Rows/s of COPY into the events table (then rolled back): the physical limit here."""
+    import psycopg
+    from django.db import connection
+
+    columns = "event_id, timestamp, day, user_id, provider, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, images, is_error, error_type, tags, cost, currency, cost_source, ingest_key, received_at"  # noqa: E501
+    now = datetime.now(UTC)
+    buffer = io.StringIO()
+    for i in range(rows):
+        buffer.write(
+            f"copy-{i}\t{now.isoformat()}\t{now.date()}\tuser-{i % 100000}\topenai\tgpt-4o\t"
+            f"1200\t300\t400\t0\t0\t0\tf\t\t{{}}\t0.00595\tUSD\tprice_book\tbench\t{now.isoformat()}\n"
+        )
+    data = buffer.getvalue()
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"]
+    ) as conn:
+        started = time.monotonic()
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY costledger_llmusageevent ({columns}) FROM STDIN") as copy,
+        ):
+            copy.write(data)
+        elapsed = time.monotonic() - started
+        conn.rollback()
+    return rows / elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    fresh_database()
+    env = bench_env(CONN_MAX_AGE="600")
+    subprocess.run([sys.executable, "manage.py", "load_prices"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    django_setup()
+    from collectors.ingest_keys import ingest_key_create
+
+    key = ingest_key_create(name="bench")[1]
+    bodies = batches(int(args.seconds * 60) + 20)  # more than can be sent in the time
+    server = serve(env)
+    try:
+        post_all(bodies[:5], key, 30, 1)  # warm-up: imports, connections, price cache
+        sent, elapsed, statuses = post_all(bodies[5:], key, args.seconds, args.clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if set(statuses) != {200}:
+        raise SystemExit(f"not every batch was accepted: {statuses}")
+    from costledger.models import LlmUsageEvent
+
+    stored = LlmUsageEvent.objects.count()
+    rate = sent * 1000 / elapsed
+    copy = copy_rate(200_000)
+    print(f"gunicorn 2 workers, {args.clients} client threads, batches of 1,000, {elapsed:.1f} s")
+    print(f"requests: {sent} (statuses {statuses}); events stored: {stored}")
+    print(f"ingest: {rate:,.0f} events/s  (target >= 20,000) {'OK' if rate >= 20000 else 'BELOW'}")
+    print(f"raw COPY of the same rows: {copy:,.0f} rows/s; ingest / COPY = {rate / copy:.2f}")
+
+
+if __name__ == "__main__":
+    main()

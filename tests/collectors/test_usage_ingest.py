@@ -1,0 +1,257 @@
+"""POST /api/v1/usage/events: auth, per-event outcomes, duplicates, costs and rollups."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from collectors.ingest_keys import ingest_key_create, ingest_keys_revoke
+from collectors.models import IngestKey
+from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent, ModelPrice
+from costledger.usage import llm_usage_rebuild
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/usage/events"
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def key():
+    return ingest_key_create(name="backend")[1]
+
+
+@pytest.fixture
+def gpt4o():
+    return ModelPrice.objects.create(
+        provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
+        input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
+    )  # fmt: skip
+
+
+def event(event_id="e1", **fields):
+    return {
+        "event_id": event_id,
+        "timestamp": "2026-11-20T09:30:00Z",
+        "user_id": "u1",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "cache_read_tokens": 400,
+        **fields,
+    }
+
+
+def post(client, key, events, raw=None):
+    body = raw if raw is not None else json.dumps({"events": events})
+    return client.post(
+        URL, body, content_type="application/json", headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def test_accepted_events_are_costed_and_rolled_up(client, key, gpt4o):
+    response = post(client, key, [event("e1"), event("e2", user_id="u2", output_tokens=0)])
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["duplicate"], body["rejected"]) == (2, 0, 0)
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted"]
+    first = LlmUsageEvent.objects.get(event_id="e1")
+    # 1,000 x 2.50 + 200 x 10 + 400 x 1.25 per million = 0.0025 + 0.002 + 0.0005
+    assert first.cost == Decimal("0.005") and first.cost_source == "price_book"
+    assert first.price == gpt4o and first.ingest_key == "backend"
+    rollup = LlmUsageDaily.objects.get(day=DAY, user_id="u1", source="events")
+    assert (rollup.requests, rollup.input_tokens, rollup.cost) == (1, 1000, Decimal("0.005"))
+    usage = CostEntry.objects.get(source="usage", provider="openai", service="gpt-4o")
+    assert usage.billed_cost == Decimal("0.005") + Decimal("0.003")
+    assert usage.charge_period_start == DAY and usage.category == "llm"
+    assert IngestKey.objects.get().last_used_at is not None
+
+
+def test_resending_changes_nothing(client, key, gpt4o):
+    post(client, key, [event("e1"), event("e2")])
+    before = list(LlmUsageDaily.objects.values_list("requests", "cost"))
+    response = post(client, key, [event("e1"), event("e2")])
+    assert response.status_code == 200
+    assert response.json()["duplicate"] == 2
+    assert list(LlmUsageDaily.objects.values_list("requests", "cost")) == before
+    assert CostEntry.objects.get(source="usage").billed_cost == Decimal("0.010")
+
+
+def test_an_id_repeated_in_one_batch_counts_once(client, key, gpt4o):
+    body = post(client, key, [event("e1"), event("e1")]).json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "duplicate"]
+    assert LlmUsageDaily.objects.get().requests == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resends_store_each_event_once(key, gpt4o):
+    batch = [event(f"e{i}", user_id=f"u{i % 3}") for i in range(50)]
+
+    def send(_):
+        try:
+            return post(Client(), key, batch).status_code
+        finally:
+            connection.close()  # each thread's own connection
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert set(pool.map(send, range(8))) == {200}
+    assert LlmUsageEvent.objects.count() == 50
+    assert sum(LlmUsageDaily.objects.values_list("requests", flat=True)) == 50
+    assert CostEntry.objects.get(source="usage").billed_cost == Decimal("0.005") * 50
+
+
+def test_mixed_batch_is_207_and_stores_the_valid_events(client, key, gpt4o):
+    response = post(client, key, [event("ok1"), event("bad", input_tokens=-5), event("ok2")])
+    assert response.status_code == 207
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1] == {
+        "index": 1, "status": "rejected", "event_id": "bad",
+        "errors": {"input_tokens": "cannot be negative"},
+    }  # fmt: skip
+    assert set(LlmUsageEvent.objects.values_list("event_id", flat=True)) == {"ok1", "ok2"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"event_id": None}, "event_id", "is required"),
+        ({"event_id": 17}, "event_id", "must be a string"),
+        ({"timestamp": None}, "timestamp", "is required"),
+        ({"timestamp": "2026-11-20T09:30:00"}, "timestamp", "must carry a time zone"),
+        ({"timestamp": "yesterday"}, "timestamp", "ISO 8601"),
+        ({"timestamp": "2099-01-01T00:00:00Z"}, "timestamp", "is in the future"),
+        ({"provider": "Open AI"}, "provider", "lower-case slug"),
+        ({"model": ""}, "model", "is required"),
+        ({"input_tokens": 1.5}, "input_tokens", "whole number"),
+        ({"output_tokens": "12"}, "output_tokens", "whole number"),
+        ({"reasoning_tokens": True}, "reasoning_tokens", "whole number"),
+        ({"cache_write_tokens": -1}, "cache_write_tokens", "cannot be negative"),
+        ({"images": 10**16}, "images", "too large"),
+        ({"status": "failed"}, "status", "'ok' or 'error'"),
+        ({"cost": "cheap", "currency": "USD"}, "cost", "decimal number"),
+        ({"cost": -0.5, "currency": "USD"}, "cost", "cannot be negative"),
+        ({"cost": 0.5}, "currency", "is required with a cost"),
+        ({"cost": 0.5, "currency": "EUR"}, "currency", "recorded in USD"),
+        ({"currency": "EUR"}, "currency", "without a cost"),
+        ({"tags": ["agent"]}, "tags", "object of strings"),
+        ({"tags": {"agent": {"name": "x"}}}, "tags", "to strings"),
+        ({"prompt": "hello"}, "prompt", "is not a known field"),
+        ({"user_id": "u" * 201}, "user_id", "longer than 200"),
+    ],
+)
+def test_each_bad_field_is_rejected_naming_it(client, key, gpt4o, change, field, message):
+    response = post(client, key, [{**event("x1"), **change}])
+    assert response.status_code == 400  # nothing valid in the batch
+    errors = response.json()["results"][0]["errors"]
+    assert message in errors[field]
+    assert not LlmUsageEvent.objects.exists() and not LlmUsageDaily.objects.exists()
+
+
+def test_an_event_that_is_not_an_object(client, key):
+    response = post(client, key, ["e1"])
+    assert response.status_code == 400
+    assert response.json()["results"][0]["errors"] == {"event": "must be a JSON object"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [("not json", "body"), ("{}", "events"), ('{"events": []}', "events"), ("[1]", "events")],
+)
+def test_a_malformed_body_is_400(client, key, raw, field):
+    response = post(client, key, None, raw=raw)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_over_1000_events_is_413(client, key):
+    response = post(client, key, [event(f"e{i}") for i in range(1001)])
+    assert response.status_code == 413
+    assert "at most 1000" in response.json()["errors"]["events"]
+    assert not LlmUsageEvent.objects.exists()
+
+
+def test_over_5_mb_is_413(client, key):
+    big = [event(f"e{i}", tags={"t": "x" * 200}) for i in range(1000)]
+    raw = json.dumps({"events": big, "padding": "x" * (5 * 1024 * 1024)})
+    assert post(client, key, None, raw=raw).status_code == 413
+
+
+def test_without_a_valid_key_401(client, key):
+    assert client.post(URL, "{}", content_type="application/json").status_code == 401
+    assert post(client, "clk_nothere_abc", [event()]).status_code == 401
+    assert post(client, key.replace("_", "-"), [event()]).status_code == 401
+    ingest_keys_revoke(keys=IngestKey.objects.all())
+    response = post(client, key, [event()])
+    assert response.status_code == 401
+    assert not LlmUsageEvent.objects.exists()
+
+
+def test_an_unknown_model_is_unpriced_never_zero(client, key):
+    post(client, key, [event("e1", model="brand-new-model", provider="acme")])
+    stored = LlmUsageEvent.objects.get()
+    assert stored.cost is None and stored.cost_source == "unpriced"
+    rollup = LlmUsageDaily.objects.get()
+    assert (rollup.unpriced_requests, rollup.requests) == (1, 1)
+    assert not CostEntry.objects.filter(source="usage").exists()
+
+
+def test_a_provider_reported_cost_wins(client, key, gpt4o):
+    post(client, key, [event("e1", cost="0.0123", currency="USD")])
+    stored = LlmUsageEvent.objects.get()
+    assert (stored.cost, stored.cost_source, stored.price) == (Decimal("0.0123"), "provider", None)
+
+
+def test_json_numbers_are_exact(client, key, gpt4o):
+    post(
+        client,
+        key,
+        None,
+        raw='{"events": [' + json.dumps(event("e1"))[:-1] + ', "cost": 0.1, "currency": "USD"}]}',
+    )
+    assert LlmUsageEvent.objects.get().cost == Decimal("0.1")
+
+
+def test_rollups_equal_the_sum_of_their_events(client, key, gpt4o):
+    batches = [
+        [
+            event(f"a{i}", user_id=f"u{i % 4}", output_tokens=i * 7, cache_read_tokens=i)
+            for i in range(30)
+        ],
+        [
+            event(f"b{i}", user_id=f"u{i % 3}", model="unknown-x", status="error", latency_ms=120)
+            for i in range(10)
+        ],
+        [event(f"a{i}") for i in range(5)],  # duplicates
+    ]
+    for batch in batches:
+        post(client, key, batch)
+    incremental = sorted(
+        LlmUsageDaily.objects.values_list(
+            "user_id", "model", "requests", "errors", "input_tokens", "output_tokens",
+            "cache_read_tokens", "cost", "unpriced_requests", "latency_ms_sum",
+        )
+    )  # fmt: skip
+    usage = list(CostEntry.objects.filter(source="usage").values_list("service", "billed_cost"))
+    llm_usage_rebuild(days=[DAY])
+    rebuilt = sorted(
+        LlmUsageDaily.objects.values_list(
+            "user_id", "model", "requests", "errors", "input_tokens", "output_tokens",
+            "cache_read_tokens", "cost", "unpriced_requests", "latency_ms_sum",
+        )
+    )  # fmt: skip
+    assert incremental == rebuilt
+    assert (
+        list(CostEntry.objects.filter(source="usage").values_list("service", "billed_cost"))
+        == usage
+    )
+
+
+def test_the_route_is_post_only(client, key):
+    assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 405
+    assert reverse("api-usage-events") == URL
