@@ -7,7 +7,7 @@ tagged {"demo": true}; demo invoices are numbered DEMO-... and say so in their n
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from billing.models import ProviderInvoice
@@ -20,6 +20,8 @@ from costledger.services import (
     metric_samples_upsert,
     revenue_snapshots_upsert,
 )
+from costledger.usage import UsageEvent, llm_events_record
+from costledger.usage_users import usage_users_upsert
 
 DEMO_TAGS = {"demo": True}
 CENT = Decimal("0.01")
@@ -192,6 +194,66 @@ def _invoices(this_month: date) -> int:
     return written
 
 
+DEMO_MODELS = [
+    ("openai", "gpt-4o", 1400, 420),
+    ("openai", "gpt-4o-mini", 2100, 380),
+    ("anthropic", "claude-sonnet-4-5", 1800, 600),
+    ("anthropic", "claude-haiku-4-5", 900, 200),
+    ("openrouter", "meta-llama/llama-3.3-70b-instruct", 1200, 300),
+]
+DEMO_USERS = 120
+DEMO_EVENTS_PER_DAY = 110
+
+
+def _usage_events(start: date, end: date) -> list[UsageEvent]:
+    """Requests of DEMO_USERS users (a few heavy, many light), with cache and reasoning tokens,
+    some errors, agent/feature/conversation tags, and a handful on a model without a price."""
+    events = []
+    for day in _days(start, end):
+        rng = _rng("llm", day)
+        count = int(DEMO_EVENTS_PER_DAY * _growth(day))
+        for i in range(count):
+            user = int(DEMO_USERS * rng.random() ** 2)  # heavy users first
+            provider, model, prompt, completion = DEMO_MODELS[rng.randrange(len(DEMO_MODELS))]
+            if i == 0 and day.day % 9 == 0:
+                provider, model = "other", "in-house-reranker-v2"  # no price: shows as unpriced
+            second = rng.randrange(86_400)
+            events.append(
+                UsageEvent(
+                    event_id=f"demo-{day}-{i}",
+                    timestamp=datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=second),
+                    user_id=f"demo-user-{user:03d}",
+                    provider=provider,
+                    model=model,
+                    input_tokens=rng.randrange(prompt // 2, prompt * 2),
+                    cache_read_tokens=rng.randrange(0, prompt),
+                    output_tokens=rng.randrange(completion // 2, completion * 2),
+                    reasoning_tokens=rng.randrange(0, 400) if model == "claude-sonnet-4-5" else 0,
+                    is_error=rng.random() < 0.02,
+                    latency_ms=rng.randrange(400, 9000),
+                    tags={
+                        "agent": rng.choice(["support", "research", "writer"]),
+                        "feature": rng.choice(["chat", "summaries", "search"]),
+                        "conversation_id": f"demo-conv-{day}-{user}-{rng.randrange(3)}",
+                        "demo": "true",
+                    },
+                )
+            )
+    return events
+
+
+def _llm_usage(start: date, end: date) -> int:
+    usage_users_upsert(
+        users={f"demo-user-{n:03d}": f"user{n:03d}@demo.example" for n in range(DEMO_USERS)}
+    )
+    events = _usage_events(start, end)
+    accepted = 0
+    for first in range(0, len(events), 1000):
+        outcome = llm_events_record(events=events[first : first + 1000], ingest_key="seed_demo")
+        accepted += outcome.count("accepted")
+    return accepted
+
+
 def demo_data_load(*, today: date) -> dict[str, int]:
     """Load demo data for the current month and the five before it, up to and including today."""
     this_month = month_start(today)
@@ -202,4 +264,5 @@ def demo_data_load(*, today: date) -> dict[str, int]:
         "metric samples": metric_samples_upsert(samples=_metric_samples(start, end)),
         "revenue snapshots": revenue_snapshots_upsert(snapshots=_revenue(start, end)),
         "invoices written": _invoices(this_month),
+        "LLM usage events added": _llm_usage(start, end),
     }

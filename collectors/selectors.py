@@ -62,3 +62,19 @@ def collector_health() -> list[CollectorHealth]:
             )
         )
     return health
+
+
+def collector_freshness() -> list[dict]:
+    """Collector health as plain data, for the ledger's Business summary (the core reads it
+    through settings.LEDGER_FRESHNESS instead of importing collectors)."""
+    return [
+        {
+            "name": item.name,
+            "provider": item.provider_name,
+            "configured": item.configured,
+            "missing_settings": item.missing_settings,
+            "last_success": item.last_success.isoformat() if item.last_success else None,
+            "stale": item.stale,
+        }
+        for item in collector_health()
+    ]

@@ -1,16 +1,19 @@
 """Summary pages of the admin. They read selectors only and render."""
 
+import csv
 from datetime import date
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
 
+from costledger.business import PRESETS, Period, business_summary, period_resolve
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.selectors import (
@@ -158,3 +161,86 @@ class LlmReconciliation(View):
             "rows": llm_reconciliation(last_month=this_month, months=SUMMARY_MONTHS),
         }
         return TemplateResponse(request, "admin/costledger/llm_reconciliation.html", context)
+
+
+def _columns(rows: list[dict], names: list[str]) -> list[tuple]:
+    return [tuple(row[name] for name in names) for row in rows]
+
+
+def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
+    """One chart's numbers as (headers, rows), or None for an unknown chart."""
+    if chart == "revenue_vs_costs":
+        series = data["revenue_vs_costs"]
+        names = ["days", "mrr", "revenue", "costs", "margin"]
+        return ["day", *names[1:]], list(zip(*(series[n] for n in names), strict=True))
+    if chart == "top_users":
+        names = ["user_id", "label", "cost", "requests", "unpriced_requests"]
+        return names, _columns(data["top_users"], names)
+    if chart == "token_efficiency":
+        names = ["provider", "model", "prompt_tokens", "completion_tokens", "ratio"]
+        return names, _columns(data["token_efficiency"], names)
+    if chart == "error_rates":
+        names = ["provider", "requests", "successes", "errors", "error_percent"]
+        return names, _columns(data["error_rates"], names)
+    if chart == "infrastructure_breakdown":
+        breakdown = data["infrastructure_breakdown"]
+        headers = ["day", *(s["key"] for s in breakdown["series"])]
+        values = (s["values"] for s in breakdown["series"])
+        return headers, list(zip(breakdown["days"], *values, strict=True))
+    if chart == "monthly_llm":
+        monthly = data["monthly_llm"]
+        return ["month", "llm_cost"], list(zip(monthly["months"], monthly["costs"], strict=True))
+    if chart == "unit_economics":
+        return ["figure", "value"], list(data["unit_economics"].items())
+    return None
+
+
+def business_period(request) -> Period:
+    return period_resolve(key=request.GET.get("period"))
+
+
+class BusinessSummaryPage(View):
+    """The Business summary: KPIs, margins, trends and top users for a chosen period."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        period = business_period(request)
+        context = {
+            **self.site.each_context(request),
+            "title": "Business summary",
+            "summary_json": business_summary(period=period),
+            "presets": [
+                {"key": key, "label": label, "active": key == period.key, "url": f"?period={key}"}
+                for key, label in PRESETS
+            ],
+            "csv_query": f"period={period.key}",
+        }
+        response = TemplateResponse(request, "admin/costledger/business.html", context)
+        # Charts are drawn by our own static script from json_script data: no inline script.
+        response["Content-Security-Policy"] = "script-src 'self'; object-src 'none'"
+        return response
+
+
+class BusinessChartCsv(View):
+    """One chart's numbers as CSV, for the same period as the page."""
+
+    site = None
+
+    def get(self, request, chart):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        period = business_period(request)
+        table = chart_table(business_summary(period=period), chart)
+        if table is None:
+            raise Http404(f"No chart named {chart}.")
+        headers, rows = table
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"{chart}_{period.start}_{period.end}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = csv.writer(response)
+        writer.writerow(headers)
+        writer.writerows(("" if v is None else v for v in row) for row in rows)
+        return response

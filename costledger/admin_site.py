@@ -25,6 +25,16 @@ class CostledgerAdminSite(admin.AdminSite):
     def get_urls(self):
         pages = [
             path(
+                "business/",
+                self.admin_view(admin_pages.BusinessSummaryPage.as_view(site=self)),
+                name="business",
+            ),
+            path(
+                "business/csv/<slug:chart>/",
+                self.admin_view(admin_pages.BusinessChartCsv.as_view(site=self)),
+                name="business_csv",
+            ),
+            path(
                 "costs-by-provider/",
                 self.admin_view(admin_pages.CostsByProvider.as_view(site=self)),
                 name="costs_by_provider",

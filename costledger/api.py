@@ -159,3 +159,23 @@ def infrastructure_costs(request):
             ],
         }
     )
+
+
+@require_GET
+@api_auth("costledger.view_costentry")
+def business_summary_api(request):
+    """Every figure of the admin's Business summary, for the same `period` (one selector serves
+    both, so they cannot disagree)."""
+    from costledger.business import PRESETS, business_summary, period_resolve
+
+    key = request.GET.get("period")
+    if key and key not in dict(PRESETS):
+        return JsonResponse(
+            {
+                "errors": {
+                    "period": f"Unknown period {key!r}; use one of {', '.join(dict(PRESETS))}."
+                }
+            },
+            status=400,
+        )
+    return JsonResponse(business_summary(period=period_resolve(key=key)))

@@ -332,3 +332,27 @@ class UsageUser(models.Model):
 
     def __str__(self):
         return self.email or self.user_id
+
+
+class LlmUsageTagDaily(models.Model):
+    """Ingested LLM usage per day and tag value, for the tags named in LLM_TAG_KEYS (agent,
+    feature, conversation_id): what unit economics read (cost per conversation, per agent)."""
+
+    day = models.DateField()
+    key = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    requests = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "LLM usage by tag (daily)"
+        verbose_name_plural = "LLM usage by tag (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "key", "value"], name="llm_usage_tag_unique")
+        ]
+        indexes = [models.Index(fields=["key", "day"])]
+
+    def __str__(self):
+        return f"{self.day} {self.key}={self.value}"

@@ -127,6 +127,13 @@ if not DEBUG:
 # services and permissions (django-simple-history lets viewers post its revert form).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# The ledger core does not import the collectors app (DESIGN.md); the Business summary reads
+# the collectors' freshness through this hook, wired here at the project level.
+LEDGER_FRESHNESS = "collectors.selectors.collector_freshness"
+
+# Event tags whose values get a daily rollup (cost per conversation, per agent, per feature).
+LLM_TAG_KEYS = env.list("LLM_TAG_KEYS", default=["agent", "feature", "conversation_id"])
+
 # The ledger
 REPORTING_CURRENCY = env.str("REPORTING_CURRENCY", default="USD").strip().upper()
 if not is_currency(REPORTING_CURRENCY):

@@ -20,5 +20,10 @@ urlpatterns = [
         llm_api.monthly_summary,
         name="api-metrics-monthly-summary",
     ),
+    path(
+        "api/v1/metrics/business-summary",
+        api.business_summary_api,
+        name="api-business-summary",
+    ),
     path("", include("collectors.urls")),
 ]

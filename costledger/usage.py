@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -23,6 +24,7 @@ from costledger.models import (
     LlmUsageDaily,
     LlmUsageEvent,
     LlmUsageSource,
+    LlmUsageTagDaily,
     Source,
 )
 from costledger.pricing import (
@@ -194,7 +196,16 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
     """Add the events to their daily rollup rows and to the day's usage cost entries."""
     rollups: dict[tuple, list] = defaultdict(lambda: [0] * 10 + [Decimal(0)])
     costs: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
+    tags: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
+    tag_keys = settings.LLM_TAG_KEYS
     for event, (cost, _, _) in events:
+        for key in tag_keys:
+            value = (event.tags or {}).get(key)
+            if value:
+                tag = tags[(event.day, key, value)]
+                tag[0] += 1
+                tag[1] += cost is None
+                tag[2] += cost or 0
         row = rollups[(event.day, event.user_id, event.provider, event.model)]
         row[0] += 1
         row[1] += event.is_error
@@ -208,6 +219,14 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
             entry[0] += cost
             entry[1] += sum(getattr(event, name) for name in COUNTS)
     now = timezone.now()
+    _upsert_adding(
+        LlmUsageTagDaily._meta.db_table,
+        [("day", "date"), ("key", "text"), ("value", "text"), ("requests", "bigint"),
+         ("unpriced_requests", "bigint"), ("cost", "numeric"), ("updated_at", "timestamptz")],
+        3,
+        3,
+        [(*key, requests, unpriced, cost, now) for key, (requests, unpriced, cost) in tags.items()],
+    )  # fmt: skip
     _upsert_adding(
         LlmUsageDaily._meta.db_table,
         [*ROLLUP_KEY, *ROLLUP_ADDED, ("currency", "text"), ("updated_at", "timestamptz")],
@@ -277,6 +296,8 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     (after a re-price; also the reference the incremental updates must always equal)."""
     days = sorted(set(days))
     LlmUsageDaily.objects.filter(source=LlmUsageSource.EVENTS, day__in=days).delete()
+    LlmUsageTagDaily.objects.filter(day__in=days).delete()
+    _tags_rebuild(days)
     CostEntry.objects.filter(
         source=Source.USAGE, reference=EVENTS_REFERENCE, charge_period_start__in=days
     ).delete()
@@ -317,6 +338,23 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
         for row in events.filter(cost__isnull=False)
         .values("day", "provider", "model")
         .annotate(cost=Sum("cost"), **sums)
+    )
+
+
+def _tags_rebuild(days: list[date]) -> None:
+    totals: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
+    events = LlmUsageEvent.objects.filter(day__in=days).values_list("day", "tags", "cost")
+    for day, tags, cost in events.iterator(chunk_size=5000):
+        for key in settings.LLM_TAG_KEYS:
+            value = (tags or {}).get(key)
+            if value:
+                total = totals[(day, key, value)]
+                total[0] += 1
+                total[1] += cost is None
+                total[2] += cost or 0
+    LlmUsageTagDaily.objects.bulk_create(
+        LlmUsageTagDaily(day=d, key=k, value=v, requests=r, unpriced_requests=u, cost=c)
+        for (d, k, v), (r, u, c) in totals.items()
     )
 
 
