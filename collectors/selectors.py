@@ -25,7 +25,7 @@ class CollectorHealth:
         return not self.missing_settings
 
 
-def collector_health() -> list[CollectorHealth]:
+def collector_health(*, with_last_run: bool = True) -> list[CollectorHealth]:
     """Per collector: configured or not, last success, last run, and whether it is stale (no
     success for COLLECTOR_STALE_HOURS while set up, or since its credentials went missing).
     Three queries whatever the history."""
@@ -36,13 +36,16 @@ def collector_health() -> list[CollectorHealth]:
         .annotate(last=Max("finished_at"))
         .values_list("collector", "last")
     )
-    latest_ids = (
-        CollectorRun.objects.filter(finished_at__isnull=False)
-        .values("collector")
-        .annotate(last=Max("pk"))
-        .values_list("last", flat=True)
-    )
-    latest = {run.collector: run for run in CollectorRun.objects.filter(pk__in=list(latest_ids))}
+    latest = {}
+    if with_last_run:
+        latest_ids = (
+            CollectorRun.objects.filter(finished_at__isnull=False)
+            .values("collector")
+            .annotate(last=Max("pk"))
+            .values_list("last", flat=True)
+        )
+        runs = CollectorRun.objects.filter(pk__in=list(latest_ids))
+        latest = {run.collector: run for run in runs}
     health = []
     for name in COLLECTOR_NAMES:
         cls = collector_class(name)
@@ -76,5 +79,5 @@ def collector_freshness() -> list[dict]:
             "last_success": item.last_success.isoformat() if item.last_success else None,
             "stale": item.stale,
         }
-        for item in collector_health()
+        for item in collector_health(with_last_run=False)
     ]

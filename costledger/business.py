@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -24,6 +24,7 @@ from django.utils.module_loading import import_string
 from costledger.llm_selectors import (
     llm_cost_by_user,
     llm_error_rates,
+    llm_page_scope,
     llm_token_ratios,
     llm_usage_daily_effective,
 )
@@ -35,7 +36,6 @@ from costledger.selectors import (
     _Rates,
     add_months,
     effective_cost_by_day,
-    llm_unpriced_models,
     month_start,
 )
 
@@ -115,27 +115,17 @@ class _Revenue:
 
     def __init__(self, *, start: date, end: date, reporting: str):
         self.points: dict[str, tuple[list[date], list[Decimal]]] = {}
-        # The snapshot in force on `start` may be older than the range: each currency's latest
-        # one before it comes first, then every one inside.
-        last_before = (
-            RevenueSnapshot.objects.filter(day__lt=start)
-            .values("currency")
-            .annotate(last=Max("day"))
-            .values_list("currency", "last")
-        )
-        latest_before = {
-            currency: (day, mrr)
-            for currency, day, mrr in RevenueSnapshot.objects.filter(
-                day__in={day for _, day in last_before}
-            ).values_list("currency", "day", "mrr")
-            if (currency, day) in set(last_before)
-        }
-        inside = RevenueSnapshot.objects.filter(day__gte=start, day__lte=end).order_by("day")
+        self.subscriptions: dict[date, int] = defaultdict(int)
+        # Every snapshot up to `end`, in one query: the one in force on `start` may be older
+        # than the range. (Daily rows per currency: a few thousand for years of history.)
         series: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
-        for currency, point in latest_before.items():
-            series[currency].append(point)
-        for currency, day, mrr in inside.values_list("currency", "day", "mrr"):
+        for currency, day, mrr, active in (
+            RevenueSnapshot.objects.filter(day__lte=end)
+            .order_by("day")
+            .values_list("currency", "day", "mrr", "active_subscriptions")
+        ):
             series[currency].append((day, mrr))
+            self.subscriptions[day] += active
         for currency, points in series.items():
             self.points[currency] = ([d for d, _ in points], [m for _, m in points])
         self.rates = _Rates(
@@ -146,6 +136,11 @@ class _Revenue:
     @property
     def known(self) -> bool:
         return bool(self.points)
+
+    def active_subscriptions(self, day: date) -> int | None:
+        """Active subscriptions on the latest snapshot day on or before `day`."""
+        days = sorted(d for d in self.subscriptions if d <= day)
+        return self.subscriptions[days[-1]] if days else None
 
     def mrr(self, day: date) -> Decimal | None:
         if not self.known:
@@ -197,6 +192,11 @@ def _freshness() -> list[dict]:
 
 def business_summary(*, period: Period) -> dict:
     """Every figure of the Business summary for `period`, JSON-ready (see the page)."""
+    with llm_page_scope():
+        return _business_summary(period)
+
+
+def _business_summary(period: Period) -> dict:
     currency = settings.REPORTING_CURRENCY
     today = timezone.now().date()
     previous = period.previous
@@ -259,9 +259,13 @@ def business_summary(*, period: Period) -> dict:
     ]
     users = llm_cost_by_user(start=period.start, end=period.end, limit=20)
     rollup = llm_usage_daily_effective(start=period.start, end=period.end)
-    active_users = rollup.exclude(user_id="").values("user_id").distinct().count()
-    attributed = rollup.aggregate(cost=Sum("cost", filter=Q(currency="USD")))["cost"] or Decimal(0)
-    unpriced = llm_unpriced_models()
+    totals = rollup.aggregate(
+        users=Count("user_id", distinct=True, filter=~Q(user_id="")),
+        cost=Sum("cost", filter=Q(currency="USD")),
+        unpriced=Sum("unpriced_requests"),
+        unpriced_models=Count("model", distinct=True, filter=Q(unpriced_requests__gt=0)),
+    )
+    active_users, attributed = totals["users"], totals["cost"] or Decimal(0)
     mrr_trend = {
         "months": [m.strftime("%Y-%m") for m in months],
         "mrr": [
@@ -286,7 +290,7 @@ def business_summary(*, period: Period) -> dict:
     ratios = llm_token_ratios(start=period.start, end=period.end)
     prompt = sum(r.prompt_tokens for r in ratios)
     completion = sum(r.completion_tokens for r in ratios)
-    active_subscriptions = _active_subscriptions(period.end)
+    active_subscriptions = revenue.active_subscriptions(period.end)
     tagged = LlmUsageTagDaily.objects.filter(day__gte=period.start, day__lte=period.end)
     conversations = tagged.filter(key="conversation_id").aggregate(
         count=Count("value", distinct=True), cost=Sum("cost")
@@ -391,8 +395,8 @@ def business_summary(*, period: Period) -> dict:
         "freshness": {
             "collectors": _freshness(),
             "unpriced": {
-                "models": len(unpriced),
-                "requests": sum(m.requests for m in unpriced),
+                "models": totals["unpriced_models"],
+                "requests": totals["unpriced"] or 0,
                 "url": reverse("admin:llm_unpriced"),
             },
             "missing_exchange_rates": [
@@ -429,11 +433,3 @@ def _projection(month: date, llm: dict, today: date, currency: str) -> dict | No
     spent = sum((v for d, v in llm.items() if month_start(d) == month and d <= today), Decimal(0))
     days = calendar.monthrange(month.year, month.month)[1]
     return {"month": month.strftime("%Y-%m"), "value": _money(spent / elapsed * days, currency)}
-
-
-def _active_subscriptions(day: date) -> int | None:
-    latest = RevenueSnapshot.objects.filter(day__lte=day).aggregate(last=Max("day"))["last"]
-    if latest is None:
-        return None
-    rows = RevenueSnapshot.objects.filter(day=latest).values_list("active_subscriptions", flat=True)
-    return sum(rows)

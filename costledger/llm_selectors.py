@@ -13,6 +13,8 @@ A cost is None when nothing in the group was priced: unpriced usage is never cos
 `unpriced_requests` says how much of a group's usage its cost leaves out.
 """
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -87,7 +89,30 @@ def llm_usage_daily_effective(*, start: date, end: date) -> QuerySet[LlmUsageDai
     )
 
 
+_page = threading.local()
+
+
+@contextmanager
+def llm_page_scope():
+    """Within this block (one page building several figures over the same range), the days
+    with events are looked up once per range instead of once per figure."""
+    _page.days = {}
+    try:
+        yield
+    finally:
+        del _page.days
+
+
 def _days_with_events(*, start: date, end: date) -> list[date]:
+    memo = getattr(_page, "days", None)
+    if memo is None:
+        return _days_with_events_query(start=start, end=end)
+    if (start, end) not in memo:
+        memo[(start, end)] = _days_with_events_query(start=start, end=end)
+    return memo[(start, end)]
+
+
+def _days_with_events_query(*, start: date, end: date) -> list[date]:
     if connection.vendor == "postgresql":
         # One index probe per day, stopping at the first events row: under a millisecond,
         # where SELECT DISTINCT day reads every row of the range (PostgreSQL has no skip scan).

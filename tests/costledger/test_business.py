@@ -224,3 +224,39 @@ def test_every_chart_downloads_as_csv(admin_client, ledger, usage):
     )
     assert users[1][:3] == ["u1", "u1", summary["top_users"][0]["cost"]]
     assert admin_client.get(reverse("admin:business_csv", args=["nope"])).status_code == 404
+
+
+def test_the_page_renders_for_staff_who_may_view_costs(client, viewer_user, ledger, usage):
+    client.force_login(viewer_user)
+    response = client.get(reverse("admin:business"), {"period": "7d"})
+    assert response.status_code == 200
+    assert response.context["summary_json"] == business_summary(period=period_resolve(key="7d"))
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    page = response.content.decode()
+    assert 'id="business-data"' in page and "661.00" in page
+
+
+def test_the_page_is_refused_to_non_staff_and_staff_without_the_permission(client, staff_user):
+    from django.contrib.auth.models import User
+
+    assert client.get(reverse("admin:business")).status_code == 302  # to the login page
+    client.force_login(User.objects.create_user("customer", password="pw"))
+    assert client.get(reverse("admin:business")).status_code == 302
+    client.force_login(staff_user)
+    assert client.get(reverse("admin:business")).status_code == 403
+
+
+def test_the_page_is_linked_first_on_the_admin_index(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    reports = index[index.index("Reports") :]
+    assert reports.index(reverse("admin:business")) < reports.index(
+        reverse("admin:costs_by_provider")
+    )
+
+
+def test_the_whole_page_takes_fewer_than_20_queries(
+    client, viewer_user, ledger, usage, django_assert_max_num_queries
+):
+    client.force_login(viewer_user)
+    with django_assert_max_num_queries(19):
+        assert client.get(reverse("admin:business")).status_code == 200
