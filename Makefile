@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/costledger
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev services lint bench clean
+.PHONY: run test install install-dev services lint browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,24 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(VENV)/.installed-dev services lint
+# The browser test drives Debian's chromium through Playwright's Python package; nothing is
+# downloaded at run time (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium fonts-dejavu-core; \
+	else \
+		echo "The browser test needs Debian's chromium at $(CHROMIUM): run" \
+			"'sudo apt-get install chromium' once (make test installs it when run as root)." >&2; \
+		exit 1; \
+	fi
+
+browser: $(CHROMIUM)
+
+test: $(VENV)/.installed-dev services lint browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
 
 clean:
