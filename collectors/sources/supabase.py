@@ -42,13 +42,11 @@ JSON text), e.g. SUPABASE_PRICES='{"plans": {"pro": {"mau_per_user": "0.00325"}}
 "addons": {"ci_small": "15"}}'.
 """
 
-import copy
-import json
 from bisect import bisect_left
 from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,8 +56,9 @@ from django.conf import settings
 from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
 from collectors.errors import CollectorError, UnexpectedResponse
 from collectors.http import MAX_PAGES, ProviderHTTP, decimal_of, require
+from collectors.sources.price_tables import price_of, price_table
 from costledger.models import CostEntry, MetricSample, Source
-from costledger.money import is_currency, split_evenly
+from costledger.money import split_evenly
 from costledger.providers import Category
 from costledger.services import cost_entries_replace, metric_samples_upsert
 from costledger.usage_users import usage_users_upsert
@@ -330,7 +329,10 @@ def _estimate_lines(
             "add the plan to SUPABASE_PRICES or enter Supabase's invoice"
         )
         return None
-    price = {key: _price(plan_prices.get(key), f"plans.{plan}.{key}") for key in PLAN_PRICE_KEYS}
+    price = {
+        key: price_of(plan_prices.get(key), setting="SUPABASE_PRICES", name=f"plans.{plan}.{key}")
+        for key in PLAN_PRICE_KEYS
+    }
     tags = {"plan": plan} if project.plan else {"plan": plan, "assumed": True}
     lines = [Line("plan", price["base"], tags=tags, raw={"plan": plan})]
     extra_users = max(Decimal(mau) - price["mau_included"], Decimal(0))
@@ -367,7 +369,9 @@ def _addon_line(day: date, addon: Any, compute_credit: Decimal, prices: dict) ->
     )
     interval = require(price, "interval", provider=MANAGEMENT)
     if variant in prices["addons"]:
-        monthly = _price(prices["addons"][variant], f"addons.{variant}")
+        monthly = price_of(
+            prices["addons"][variant], setting="SUPABASE_PRICES", name=f"addons.{variant}"
+        )
     elif interval == "monthly":
         monthly = amount
     elif interval == "hourly":
@@ -406,17 +410,11 @@ def project_ref() -> str:
 
 def supabase_prices() -> dict:
     """DEFAULT_PRICES overridden key by key (nested dicts merged) by settings.SUPABASE_PRICES."""
-    overrides = getattr(settings, "SUPABASE_PRICES", None) or {}
-    if isinstance(overrides, str):
-        try:
-            overrides = json.loads(overrides, parse_float=Decimal)
-        except ValueError as error:
-            raise CollectorError(f"SUPABASE_PRICES is not valid JSON ({error}); fix it") from None
-    if not isinstance(overrides, dict):
-        raise CollectorError(
-            "SUPABASE_PRICES must be a JSON object; see collectors/sources/supabase.py"
-        )
-    prices = _merged(copy.deepcopy(DEFAULT_PRICES), overrides)
+    prices = price_table(
+        setting="SUPABASE_PRICES",
+        defaults=DEFAULT_PRICES,
+        documented_in="collectors/sources/supabase.py",
+    )
     plans, addons = prices["plans"], prices["addons"]
     if not (
         isinstance(plans, dict)
@@ -427,35 +425,7 @@ def supabase_prices() -> dict:
             "SUPABASE_PRICES must map plans to objects of prices and addons to prices; see "
             "collectors/sources/supabase.py"
         )
-    prices["currency"] = str(prices["currency"]).upper()
-    if not is_currency(prices["currency"]):
-        raise CollectorError(
-            f"SUPABASE_PRICES currency {prices['currency']!r} is not an ISO 4217 code; fix it"
-        )
     return prices
-
-
-def _merged(base: dict, overrides: dict) -> dict:
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = _merged(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
-def _price(value: Any, name: str) -> Decimal:
-    try:
-        if isinstance(value, bool) or value is None:
-            raise InvalidOperation
-        price = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        price = None
-    if price is None or not price.is_finite() or price < 0:
-        raise CollectorError(
-            f"SUPABASE_PRICES {name}={value!r} is not a price; fix it in the environment"
-        )
-    return price
 
 
 def _field(data: Any, key: str) -> Any:

@@ -33,21 +33,20 @@ WEAVIATE_PRICES='{"per_million_dimensions": "0.145", "minimum_monthly": "25"}'; 
 for a self-hosted Weaviate whose cost comes from its hosting bill.
 """
 
-import copy
-import json
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
 from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
-from collectors.errors import CollectorError, UnexpectedResponse
+from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
+from collectors.sources.price_tables import price_of, price_table
 from costledger.models import CostEntry, MetricSample, Source
-from costledger.money import is_currency, split_evenly
+from costledger.money import split_evenly
 from costledger.providers import Category
 from costledger.services import cost_entries_replace, metric_samples_upsert
 
@@ -255,36 +254,11 @@ def _count(value: Any, field: str) -> int:
 
 def weaviate_prices() -> dict:
     """DEFAULT_PRICES overridden key by key by settings.WEAVIATE_PRICES, amounts as Decimal."""
-    overrides = getattr(settings, "WEAVIATE_PRICES", None) or {}
-    if isinstance(overrides, str):
-        try:
-            overrides = json.loads(overrides, parse_float=Decimal)
-        except ValueError as error:
-            raise CollectorError(f"WEAVIATE_PRICES is not valid JSON ({error}); fix it") from None
-    if not isinstance(overrides, dict):
-        raise CollectorError(
-            "WEAVIATE_PRICES must be a JSON object; see collectors/sources/weaviate.py"
-        )
-    prices = copy.deepcopy(DEFAULT_PRICES) | overrides
-    prices["currency"] = str(prices["currency"]).upper()
-    if not is_currency(prices["currency"]):
-        raise CollectorError(
-            f"WEAVIATE_PRICES currency {prices['currency']!r} is not an ISO 4217 code; fix it"
-        )
+    prices = price_table(
+        setting="WEAVIATE_PRICES",
+        defaults=DEFAULT_PRICES,
+        documented_in="collectors/sources/weaviate.py",
+    )
     for key in ("per_million_dimensions", "minimum_monthly"):
-        prices[key] = _price(prices[key], key)
+        prices[key] = price_of(prices[key], setting="WEAVIATE_PRICES", name=key)
     return prices
-
-
-def _price(value: Any, name: str) -> Decimal:
-    try:
-        if isinstance(value, bool) or value is None:
-            raise InvalidOperation
-        price = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        price = None
-    if price is None or not price.is_finite() or price < 0:
-        raise CollectorError(
-            f"WEAVIATE_PRICES {name}={value!r} is not a price; fix it in the environment"
-        )
-    return price

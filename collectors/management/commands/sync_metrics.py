@@ -1,6 +1,6 @@
 import json
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -10,13 +10,7 @@ from collectors.base import SyncWindow
 from collectors.engine import default_window, sync_run_create, sync_run_execute
 from collectors.models import RunStatus, Trigger
 from collectors.registry import COLLECTOR_NAMES
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-20.") from None
+from costledger.management.dates import command_date
 
 
 class Command(BaseCommand):
@@ -62,10 +56,10 @@ class Command(BaseCommand):
         if until and not since:
             raise CommandError("--until needs --since (the first day to backfill).")
         if day:
-            return SyncWindow.day(_date(day))
+            return SyncWindow.day(command_date(day, "--date"))
         if since:
-            first = _date(since)
-            last = _date(until) if until else timezone.now().date()
+            first = command_date(since, "--since")
+            last = command_date(until, "--until") if until else timezone.now().date()
             if last < first:
                 raise CommandError(f"--until {last} is before --since {first}.")
             return SyncWindow(first, last + timedelta(days=1))

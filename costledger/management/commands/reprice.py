@@ -1,15 +1,7 @@
-from datetime import date
-
 from django.core.management.base import BaseCommand, CommandError
 
+from costledger.management.dates import command_date
 from costledger.usage import llm_events_reprice
-
-
-def _date(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"{option} {value!r} is not a date; use YYYY-MM-DD.") from None
 
 
 class Command(BaseCommand):
@@ -24,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--model", help="only events of this model (as the events name it)")
 
     def handle(self, *args, since, until, model, **options):
-        first, last = _date(since, "--since"), _date(until, "--until")
+        first, last = command_date(since, "--since"), command_date(until, "--until")
         if last < first:
             raise CommandError(f"--until {last} is before --since {first}.")
         changes = llm_events_reprice(since=first, until=last, model=model)
