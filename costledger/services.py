@@ -179,3 +179,14 @@ def llm_usage_daily_upsert(*, rows: Iterable[LlmUsageDaily]) -> int:
         update_fields=LLM_USAGE_VALUES,
     )
     return len(unique)
+
+
+def cost_entries_replace_days(
+    *, start: date, end: date, entries: Sequence[CostEntry], **scope
+) -> int:
+    """Make `scope`'s rows charged from the days [start, end) exactly `entries`: a collector's
+    re-run of a window replaces what it wrote for those days, never adds to it."""
+    return cost_entries_replace(
+        scope={**scope, "charge_period_start__gte": start, "charge_period_start__lt": end},
+        entries=entries,
+    )

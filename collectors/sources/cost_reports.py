@@ -20,7 +20,7 @@ from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, require
 from costledger.models import CostEntry, Source
 from costledger.providers import Category
-from costledger.services import cost_entries_replace
+from costledger.services import cost_entries_replace_days
 
 
 class DailyCostReportCollector(Collector):
@@ -59,14 +59,12 @@ class DailyCostReportCollector(Collector):
         lines = self._line_items(window)
         entries = [self._cost_entry(day, item, results) for (day, item), results in lines.items()]
         cost, currency = self._total(entries)
-        rows = cost_entries_replace(
-            scope={
-                "provider": self.provider,
-                "source": Source.API,
-                "charge_period_start__gte": window.start,
-                "charge_period_start__lt": window.end,
-            },
+        rows = cost_entries_replace_days(
+            start=window.start,
+            end=window.end,
             entries=entries,
+            provider=self.provider,
+            source=Source.API,
         )
         return CollectResult(
             rows_written=rows,

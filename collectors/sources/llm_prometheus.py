@@ -37,7 +37,7 @@ from collectors.http import ProviderHTTP, require
 from costledger.models import MONEY, CostEntry, LlmUsageDaily, LlmUsageSource, Source
 from costledger.money import is_currency
 from costledger.providers import Category
-from costledger.services import cost_entries_replace, llm_usage_daily_upsert
+from costledger.services import cost_entries_replace_days, llm_usage_daily_upsert
 
 PROVIDER = "Prometheus"
 QUERY_PATH = "/api/v1/query"
@@ -228,14 +228,12 @@ class PrometheusLLMCollector(Collector):
             self.notes.append("increase() gave fractional counts: rounded to whole numbers")
         entries = self._cost_entries(rows, usage)
         written = _usage_rows_replace(window=window, rows=list(rows.values()))
-        written += cost_entries_replace(
-            scope={
-                "source": Source.USAGE,
-                "reference": REFERENCE,
-                "charge_period_start__gte": window.start,
-                "charge_period_start__lt": window.end,
-            },
+        written += cost_entries_replace_days(
+            start=window.start,
+            end=window.end,
             entries=entries,
+            source=Source.USAGE,
+            reference=REFERENCE,
         )
         return CollectResult(
             rows_written=written, figures=self._figures(list(rows.values())), notes=self.notes

@@ -50,7 +50,7 @@ from collectors.http import decimal_of, require
 from costledger.models import CostEntry, RevenueSnapshot, Source
 from costledger.money import is_currency
 from costledger.providers import Category
-from costledger.services import cost_entries_replace, revenue_snapshots_upsert
+from costledger.services import cost_entries_replace_days, revenue_snapshots_upsert
 
 PROVIDER = "Stripe"
 PAGE_SIZE = 100  # the most Stripe gives in one page
@@ -112,13 +112,11 @@ class StripeCollector(Collector):
         self.tiers: dict[str, list] = {}
         try:
             fees = self._fees(window)
-            rows = cost_entries_replace(
-                scope={
-                    "provider": "stripe",
-                    "source": Source.API,
-                    "charge_period_start__gte": window.start,
-                    "charge_period_start__lt": window.end,
-                },
+            rows = cost_entries_replace_days(
+                start=window.start,
+                end=window.end,
+                provider="stripe",
+                source=Source.API,
                 entries=[
                     entry
                     for (day, currency), day_fees in sorted(fees.items())

@@ -60,7 +60,7 @@ from collectors.sources.price_tables import price_of, price_table
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import split_evenly
 from costledger.providers import Category
-from costledger.services import cost_entries_replace, metric_samples_upsert
+from costledger.services import cost_entries_replace_days, metric_samples_upsert
 from costledger.usage_users import usage_users_upsert
 
 PROVIDER = "supabase"
@@ -161,14 +161,12 @@ class SupabaseCollector(Collector):
             if lines is not None:
                 entries += [self._cost_entry(day, line, prices["currency"]) for line in lines]
                 estimates[day] = sum((line.monthly for line in lines), Decimal(0))
-        rows = cost_entries_replace(
-            scope={
-                "provider": PROVIDER,
-                "source": Source.ESTIMATE,
-                "charge_period_start__gte": window.start,
-                "charge_period_start__lt": window.end,
-            },
+        rows = cost_entries_replace_days(
+            start=window.start,
+            end=window.end,
             entries=entries,
+            provider=PROVIDER,
+            source=Source.ESTIMATE,
         )
         rows += metric_samples_upsert(samples=samples)
         last = window.days()[-1]

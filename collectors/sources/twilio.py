@@ -17,7 +17,7 @@ from collectors.http import ProviderHTTP, decimal_of, require
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import is_currency
 from costledger.providers import Category
-from costledger.services import cost_entries_replace, metric_samples_upsert
+from costledger.services import cost_entries_replace_days, metric_samples_upsert
 
 MESSAGE_CATEGORIES = ("sms-outbound", "mms-outbound")
 
@@ -50,14 +50,12 @@ class TwilioCollector(Collector):
             )
             for day, count in sent.items()
         ]
-        rows = cost_entries_replace(
-            scope={
-                "provider": "twilio",
-                "source": Source.API,
-                "charge_period_start__gte": window.start,
-                "charge_period_start__lt": window.end,
-            },
+        rows = cost_entries_replace_days(
+            start=window.start,
+            end=window.end,
             entries=entries,
+            provider="twilio",
+            source=Source.API,
         )
         rows += metric_samples_upsert(samples=samples)
         return CollectResult(

@@ -48,7 +48,7 @@ from collectors.sources.price_tables import price_of, price_table
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import split_evenly
 from costledger.providers import Category
-from costledger.services import cost_entries_replace, metric_samples_upsert
+from costledger.services import cost_entries_replace_days, metric_samples_upsert
 
 PROVIDER = "weaviate"
 NAME = "Weaviate"
@@ -107,14 +107,12 @@ class WeaviateCollector(Collector):
         samples = [
             sample for day in window.days() for c in collections for sample in self._samples(day, c)
         ]
-        rows = cost_entries_replace(
-            scope={
-                "provider": PROVIDER,
-                "source": Source.ESTIMATE,
-                "charge_period_start__gte": window.start,
-                "charge_period_start__lt": window.end,
-            },
+        rows = cost_entries_replace_days(
+            start=window.start,
+            end=window.end,
             entries=entries,
+            provider=PROVIDER,
+            source=Source.ESTIMATE,
         )
         rows += metric_samples_upsert(samples=samples)
         return CollectResult(
