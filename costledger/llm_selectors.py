@@ -1,7 +1,11 @@
 """Reads of LLM usage for the per-user, per-model and per-provider views and their JSON API.
 
-Everything here reads the daily rollup (LlmUsageDaily), never raw events, with one aggregated
-query per figure so that a page stays fast however many events and users there are.
+Everything here reads rollups, never raw events. On PostgreSQL, the figures read LlmUsageDaily
+summed once more, per model (LlmUsageModelDaily) and per user (LlmUsageUserDaily), tables that
+triggers keep equal to its sums: a month is a few hundred rows per model where LlmUsageDaily has
+one per user, day and model (half a million in the benchmark, docs/benchmarks.md). The top users
+are found by reading only the head of each day's users by cost (`_top_users`). On SQLite (the
+quick start, small data, no triggers) the same figures are aggregated from LlmUsageDaily.
 
 Two feeds can describe the same traffic: ingested events (source "events") and the Prometheus
 collector (source "prometheus"). They are never added: for each day, the events rows are used
@@ -14,17 +18,25 @@ A cost is None when nothing in the group was priced: unpriced usage is never cos
 """
 
 import threading
+from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Case, DecimalField, F, Model, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncMonth
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from costledger.models import LlmUsageDaily, LlmUsageSource, UsageUser
+from costledger.models import (
+    LlmUsageDaily,
+    LlmUsageModelDaily,
+    LlmUsageSource,
+    LlmUsageUserDaily,
+    UsageUser,
+)
 
 LLM_CURRENCY = "USD"
 RATIO_QUANTUM = Decimal("0.0001")
@@ -34,8 +46,30 @@ PROMPT_TOKENS = F("input_tokens") + F("cache_read_tokens") + F("cache_write_toke
 COMPLETION_TOKENS = F("output_tokens") + F("reasoning_tokens")
 
 
-def _cost() -> Sum:
-    return Sum("cost", filter=Q(currency=LLM_CURRENCY))
+# `_top_users` reads at first this many users of each day (or twice the users asked for). It
+# gives up on the heads once they would read more than TOP_USERS_MAX_HEAD_ROWS rows, or look up
+# more than TOP_USERS_MAX_LOOKUPS (user, day) pairs, and adds up every user of the range instead
+# (as exact; slower than the heads are when they settle the top).
+TOP_USERS_FIRST_DEPTH = 50
+TOP_USERS_MAX_HEAD_ROWS = 20_000
+TOP_USERS_MAX_LOOKUPS = 50_000
+
+
+def _cost(model: type[Model]) -> Case | Sum:
+    """The USD cost of a group; None when nothing in it was costed in USD."""
+    if model is LlmUsageDaily:
+        return Sum("cost", filter=Q(currency=LLM_CURRENCY))
+    # The summed rollups hold the USD cost only, and count the rows it comes from.
+    return Case(
+        When(GreaterThan(Sum("costed_rows"), 0), then=Sum("cost")),
+        output_field=DecimalField(max_digits=24, decimal_places=10),
+    )
+
+
+def _summed(model: type[Model]) -> type[Model]:
+    """`model`, a sum of LlmUsageDaily kept by PostgreSQL triggers, or LlmUsageDaily itself
+    where there are no triggers (SQLite)."""
+    return model if connection.vendor == "postgresql" else LlmUsageDaily
 
 
 @dataclass(frozen=True)
@@ -79,14 +113,33 @@ def llm_usage_daily_effective(*, start: date, end: date) -> QuerySet[LlmUsageDai
     """The rollup rows of the UTC days [start, end] that count: per day, the events rows when
     the day has any, else the Prometheus rows. (Finding the days with events is one small
     query, run when this is called.)"""
-    with_events = set(_days_with_events(start=start, end=end))
-    without_events = [day for day in _days(start, end) if day not in with_events]
+    return _effective(LlmUsageDaily, start=start, end=end)
+
+
+def _effective(model: type[Model], *, start: date, end: date) -> QuerySet:
+    """The rows of `model` (LlmUsageDaily or a sum of it) that count over [start, end]."""
+    return _effective_on(model, _sources(start=start, end=end))
+
+
+def _effective_on(model: type[Model], sources: list[tuple[date, str]]) -> QuerySet:
+    if not sources:
+        return model.objects.none()
+    without_events = [day for day, source in sources if source == LlmUsageSource.PROMETHEUS]
     # A literal list of days rather than a subquery: a subquery in the filter keeps PostgreSQL
     # from scanning in parallel, and the aggregates over it run twice as long.
-    return LlmUsageDaily.objects.filter(day__gte=start, day__lte=end).filter(
+    return model.objects.filter(day__gte=sources[0][0], day__lte=sources[-1][0]).filter(
         Q(source=LlmUsageSource.EVENTS)
         | Q(source=LlmUsageSource.PROMETHEUS, day__in=without_events)
     )
+
+
+def _sources(*, start: date, end: date) -> list[tuple[date, str]]:
+    """Each day of [start, end] with the source that counts on it."""
+    with_events = set(_days_with_events(start=start, end=end))
+    return [
+        (day, LlmUsageSource.EVENTS if day in with_events else LlmUsageSource.PROMETHEUS)
+        for day in _days(start, end)
+    ]
 
 
 _page = threading.local()
@@ -138,17 +191,10 @@ def _days(start: date, end: date) -> list[date]:
 
 def llm_cost_by_user(*, start: date, end: date, limit: int = 20) -> list[UserLlmCost]:
     """The `limit` users who cost most over [start, end], with their email when known."""
-    rows = list(
-        llm_usage_daily_effective(start=start, end=end)
-        .values("user_id")
-        .annotate(
-            requests_sum=Sum("requests"),
-            tokens_sum=Sum(PROMPT_TOKENS + COMPLETION_TOKENS),
-            cost_sum=_cost(),
-            unpriced_sum=Sum("unpriced_requests"),
-        )
-        .order_by(F("cost_sum").desc(nulls_last=True), "-requests_sum", "user_id")[:limit]
-    )
+    if connection.vendor == "postgresql":
+        rows = _top_users(start=start, end=end, limit=limit)
+    else:
+        rows = list(_users_ranked(llm_usage_daily_effective(start=start, end=end))[:limit])
     # The emails of the `limit` users only, in a second small query: an email subquery in the
     # aggregate would be put in its GROUP BY, and so run for every rollup row of the range.
     emails = dict(
@@ -169,10 +215,110 @@ def llm_cost_by_user(*, start: date, end: date, limit: int = 20) -> list[UserLlm
     ]
 
 
+def _users_ranked(rows: QuerySet) -> QuerySet:
+    """Per user: requests, tokens, cost and unpriced requests, dearest first (a user with
+    nothing costed after every costed one), then by requests, then by id."""
+    model = rows.model
+    tokens = Sum("tokens") if model is LlmUsageUserDaily else Sum(PROMPT_TOKENS + COMPLETION_TOKENS)
+    return (
+        rows.values("user_id")
+        .annotate(
+            requests_sum=Sum("requests"),
+            tokens_sum=tokens,
+            cost_sum=_cost(model),
+            unpriced_sum=Sum("unpriced_requests"),
+        )
+        .order_by(F("cost_sum").desc(nulls_last=True), "-requests_sum", "user_id")
+    )
+
+
+def _top_users(*, start: date, end: date, limit: int) -> list[dict]:
+    """The first `limit` of `_users_ranked` over [start, end], without adding up every user.
+
+    A user's cost over the range is the sum of their cost on each day. Each day's users are read
+    dearest first, down to `depth` (the day's head). A user met in no head cost at most, on each
+    day, the last cost read that day, or nothing when the whole day was read: at most `bound`
+    over the range. The users met who may still rank in the top are added up exactly
+    (`_candidates`); once the last of the top `limit` among them cost more than `bound`, no user
+    left unread can rank before them, and the top is exact. Otherwise the heads are read
+    deeper. Costs are heavy-tailed (a few users cost most), so a few dozen rows a day settle it
+    where the range holds hundreds of thousands. Where they do not (long ranges, large
+    limits: the bound adds up a tail per day), every user of the range is added up instead.
+    """
+    sources = _sources(start=start, end=end)
+    effective = _effective_on(LlmUsageUserDaily, sources)
+    depth = max(2 * limit, TOP_USERS_FIRST_DEPTH)
+    while depth * len(sources) <= TOP_USERS_MAX_HEAD_ROWS:
+        heads, never_negative = _day_heads(sources, depth)
+        read_to_end = [len(rows) < depth for rows in heads]
+        tails = [
+            0 if done else max(rows[-1][1], 0)
+            for rows, done in zip(heads, read_to_end, strict=True)
+        ]
+        bound = sum(tails)
+        if never_negative:
+            candidates = _candidates(heads, tails, limit)
+        else:
+            candidates = {user_id for rows in heads for user_id, _ in rows}
+        if len(candidates) * len(sources) > TOP_USERS_MAX_LOOKUPS:
+            break
+        # Every (day, user) pair: one probe each in the (day, user_id, source) index.
+        pairs = effective.filter(day__in=[day for day, _ in sources], user_id__in=candidates)
+        top = list(_users_ranked(pairs)[:limit])
+        if all(read_to_end):
+            return top  # every user of the range was met
+        last = top[-1]["cost_sum"] if len(top) == limit else None
+        if last is not None and last > bound:
+            return top
+        depth *= 4
+    return list(_users_ranked(effective)[:limit])
+
+
+def _candidates(heads: list[list[tuple[str, Decimal]]], tails: list, limit: int) -> set[str]:
+    """The users met in the heads who may rank in the top `limit`. A user cost at least what
+    the heads show of them (no cost is negative) and at most that plus the tail of each day
+    whose head they are not in: whoever's most is below the `limit`-th largest least is out."""
+    least: dict[str, Decimal] = defaultdict(Decimal)
+    most = defaultdict(lambda: sum(tails))
+    for rows, tail in zip(heads, tails, strict=True):
+        for user_id, cost in rows:
+            least[user_id] += cost
+            most[user_id] += cost - tail
+    if len(least) <= limit:
+        return set(least)
+    floor = sorted(least.values(), reverse=True)[limit - 1]
+    return {user_id for user_id in least if most[user_id] >= floor}
+
+
+def _day_heads(
+    sources: list[tuple[date, str]], depth: int
+) -> tuple[list[list[tuple[str, Decimal]]], bool]:
+    """For each (day, source), its first `depth` users by cost, dearest first, one index range
+    scan each on (day, source, -cost); and whether no cost of those days is below 0 (each
+    day's least is the other end of its range), which `_candidates` relies on."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.n, h.user_id, h.cost, m.least "
+            "FROM unnest(%s::date[], %s::text[]) WITH ORDINALITY AS l(day, source, n) "
+            "CROSS JOIN LATERAL (SELECT min(u.cost) AS least FROM costledger_llmusageuserdaily u "
+            "WHERE u.day = l.day AND u.source = l.source) AS m "
+            "CROSS JOIN LATERAL (SELECT u.user_id, u.cost FROM costledger_llmusageuserdaily u "
+            "WHERE u.day = l.day AND u.source = l.source ORDER BY u.cost DESC LIMIT %s) AS h "
+            "ORDER BY l.n, h.cost DESC",
+            [[day for day, _ in sources], [source for _, source in sources], depth],
+        )
+        heads: list[list[tuple[str, Decimal]]] = [[] for _ in sources]
+        never_negative = True
+        for n, user_id, cost, least in cursor.fetchall():
+            heads[n - 1].append((user_id, cost))
+            never_negative = never_negative and least >= 0
+    return heads, never_negative
+
+
 def llm_token_ratios(*, start: date, end: date) -> list[ModelTokenRatio]:
     """Per provider and model over [start, end]: prompt and completion tokens and their ratio."""
     rows = (
-        llm_usage_daily_effective(start=start, end=end)
+        _effective(_summed(LlmUsageModelDaily), start=start, end=end)
         .values("provider", "model")
         .annotate(prompt=Sum(PROMPT_TOKENS), completion=Sum(COMPLETION_TOKENS))
         .order_by("provider", "model")
@@ -192,7 +338,7 @@ def llm_token_ratios(*, start: date, end: date) -> list[ModelTokenRatio]:
 def llm_error_rates(*, start: date, end: date) -> list[ProviderErrorRate]:
     """Per provider over [start, end]: requests, successes, errors and the error percentage."""
     rows = (
-        llm_usage_daily_effective(start=start, end=end)
+        _effective(_summed(LlmUsageModelDaily), start=start, end=end)
         .values("provider")
         .annotate(requests_sum=Sum("requests"), errors_sum=Sum("errors"))
         .order_by("provider")
@@ -214,14 +360,15 @@ def llm_cost_by_month(*, months: int = 6, last_month: date | None = None) -> lis
     it; default: this month), oldest first. A month without usage is there with zeros."""
     last = (last_month or timezone.now().date()).replace(day=1)
     firsts = [_add_months(last, -back) for back in range(months - 1, -1, -1)]
+    model = _summed(LlmUsageModelDaily)
     rows = (
-        llm_usage_daily_effective(start=firsts[0], end=_add_months(last, 1) - timedelta(days=1))
+        _effective(model, start=firsts[0], end=_add_months(last, 1) - timedelta(days=1))
         .annotate(month=TruncMonth("day"))
         .values("month")
         .annotate(
             requests_sum=Sum("requests"),
             tokens_sum=Sum(PROMPT_TOKENS + COMPLETION_TOKENS),
-            cost_sum=_cost(),
+            cost_sum=_cost(model),
             unpriced_sum=Sum("unpriced_requests"),
         )
         .order_by("month")

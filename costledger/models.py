@@ -356,3 +356,80 @@ class LlmUsageTagDaily(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.key}={self.value}"
+
+
+class LlmUsageModelDaily(models.Model):
+    """LlmUsageDaily summed over users: per day, provider, model and source. What the
+    per-model and per-provider figures and the monthly totals read (a dozen rows a day instead
+    of one per user).
+
+    Maintained by PostgreSQL triggers on LlmUsageDaily (migration 0007), in the statement that
+    changes it, whoever writes it: ingest, rebuild, the Prometheus collector, the admin. `rows`
+    counts the LlmUsageDaily rows summed; `cost` sums their USD costs and `costed_rows` counts
+    those, so that "nothing was costed" (None) stays apart from 0. Counters are signed because
+    the triggers add differences. Not maintained on SQLite: the selectors read LlmUsageDaily there.
+    """
+
+    day = models.DateField()
+    provider = models.SlugField(max_length=64, db_index=False)  # the unique key covers it
+    model = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    rows = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    costed_rows = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "LLM usage per model (daily)"
+        verbose_name_plural = "LLM usage per model (daily)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "provider", "model", "source"], name="llm_usage_model_daily_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.provider}/{self.model} ({self.source})"
+
+
+class LlmUsageUserDaily(models.Model):
+    """LlmUsageDaily summed over providers and models: per day, user and source. What the top
+    users by cost read. Maintained like LlmUsageModelDaily, by the same triggers. `tokens` is
+    every kind added up (input, output, cache read and write, reasoning).
+
+    The index on (day, source, -cost) lists each day's users dearest first: the top users of a
+    range are found by reading the head of each day's list (costledger.llm_selectors)."""
+
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    rows = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    costed_rows = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "LLM usage per user (daily)"
+        verbose_name_plural = "LLM usage per user (daily)"
+        constraints = [
+            # Day first: ingest writes today's rows, which stay in a few pages of the index.
+            models.UniqueConstraint(
+                fields=["day", "user_id", "source"], name="llm_usage_user_daily_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day", "source", "-cost"], name="llm_usage_user_daily_cost")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.user_id or '-'} ({self.source})"
