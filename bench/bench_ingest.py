@@ -36,14 +36,16 @@ def batches(count: int, size: int = 1000) -> list[bytes]:
         events = []
         for i in range(size):
             provider, model = MODELS[i % len(MODELS)]
+            user = rng.randrange(100_000)
             events.append({
                 "event_id": f"bench-{b}-{i}",
                 "timestamp": (start + timedelta(milliseconds=50 * (b * size + i))).isoformat(),
-                "user_id": f"user-{rng.randrange(100_000)}",
+                "user_id": f"user-{user}",
                 "provider": provider, "model": model,
                 "input_tokens": rng.randrange(50, 4000), "output_tokens": rng.randrange(10, 800),
                 "cache_read_tokens": rng.randrange(0, 2000), "latency_ms": rng.randrange(200, 9000),
-                "tags": {"feature": "chat", "conversation_id": f"c{rng.randrange(10**6)}"},
+                # A conversation is several requests: each user has a few going at a time.
+                "tags": {"feature": "chat", "conversation_id": f"c{user}-{rng.randrange(4)}"},
             })  # fmt: skip
         bodies.append(json.dumps({"events": events}).encode())
     return bodies

@@ -182,7 +182,7 @@ def _upsert_adding(table: str, columns: list[tuple[str, str]], keys: int, adds: 
     key, added, overwritten = names[:keys], names[keys : keys + adds], names[keys + adds :]
     updates = [f"{c} = COALESCE({table}.{c}, 0) + EXCLUDED.{c}" for c in added]
     updates += [f"{c} = EXCLUDED.{c}" for c in overwritten]
-    rows = sorted(rows, key=lambda row: tuple(str(v) for v in row[:keys]))
+    rows = sorted(rows, key=lambda row: row[:keys])
     _bulk_insert(
         table,
         names,
