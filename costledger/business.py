@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -26,7 +26,7 @@ from costledger.llm_selectors import (
     llm_error_rates,
     llm_page_scope,
     llm_token_ratios,
-    llm_usage_daily_effective,
+    llm_usage_totals,
 )
 from costledger.models import LlmUsageTagDaily, RevenueSnapshot
 from costledger.money import round_money
@@ -258,14 +258,8 @@ def _business_summary(period: Period) -> dict:
         for m in months
     ]
     users = llm_cost_by_user(start=period.start, end=period.end, limit=20)
-    rollup = llm_usage_daily_effective(start=period.start, end=period.end)
-    totals = rollup.aggregate(
-        users=Count("user_id", distinct=True, filter=~Q(user_id="")),
-        cost=Sum("cost", filter=Q(currency="USD")),
-        unpriced=Sum("unpriced_requests"),
-        unpriced_models=Count("model", distinct=True, filter=Q(unpriced_requests__gt=0)),
-    )
-    active_users, attributed = totals["users"], totals["cost"] or Decimal(0)
+    totals = llm_usage_totals(start=period.start, end=period.end)
+    active_users, attributed = totals.active_users, totals.cost
     mrr_trend = {
         "months": [m.strftime("%Y-%m") for m in months],
         "mrr": [
@@ -395,8 +389,8 @@ def _business_summary(period: Period) -> dict:
         "freshness": {
             "collectors": _freshness(),
             "unpriced": {
-                "models": totals["unpriced_models"],
-                "requests": totals["unpriced"] or 0,
+                "models": totals.unpriced_models,
+                "requests": totals.unpriced_requests,
                 "url": reverse("admin:llm_unpriced"),
             },
             "missing_exchange_rates": [

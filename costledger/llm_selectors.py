@@ -149,11 +149,11 @@ _page = threading.local()
 def llm_page_scope():
     """Within this block (one page building several figures over the same range), the days
     with events are looked up once per range instead of once per figure."""
-    _page.days = {}
+    _page.days, _page.models = {}, {}
     try:
         yield
     finally:
-        del _page.days
+        del _page.days, _page.models
 
 
 def _days_with_events(*, start: date, end: date) -> list[date]:
@@ -315,14 +315,34 @@ def _day_heads(
     return heads, never_negative
 
 
-def llm_token_ratios(*, start: date, end: date) -> list[ModelTokenRatio]:
-    """Per provider and model over [start, end]: prompt and completion tokens and their ratio."""
-    rows = (
-        _effective(_summed(LlmUsageModelDaily), start=start, end=end)
+def _per_model(*, start: date, end: date) -> list[dict]:
+    """Sums per provider and model over [start, end], the one query token ratios, error rates
+    and usage totals derive from (memoised within a page scope: one query for all three)."""
+    memo = getattr(_page, "models", None)
+    if memo is not None and (start, end) in memo:
+        return memo[(start, end)]
+    model = _summed(LlmUsageModelDaily)
+    cost = Sum("cost") if model is not LlmUsageDaily else Sum("cost", filter=Q(currency="USD"))
+    rows = list(
+        _effective(model, start=start, end=end)
         .values("provider", "model")
-        .annotate(prompt=Sum(PROMPT_TOKENS), completion=Sum(COMPLETION_TOKENS))
+        .annotate(
+            prompt=Sum(PROMPT_TOKENS),
+            completion=Sum(COMPLETION_TOKENS),
+            requests_sum=Sum("requests"),
+            errors_sum=Sum("errors"),
+            cost_sum=cost,
+            unpriced_sum=Sum("unpriced_requests"),
+        )
         .order_by("provider", "model")
     )
+    if memo is not None:
+        memo[(start, end)] = rows
+    return rows
+
+
+def llm_token_ratios(*, start: date, end: date) -> list[ModelTokenRatio]:
+    """Per provider and model over [start, end]: prompt and completion tokens and their ratio."""
     return [
         ModelTokenRatio(
             provider=row["provider"],
@@ -331,27 +351,26 @@ def llm_token_ratios(*, start: date, end: date) -> list[ModelTokenRatio]:
             completion_tokens=row["completion"],
             ratio=_ratio(row["completion"], row["prompt"], RATIO_QUANTUM),
         )
-        for row in rows
+        for row in _per_model(start=start, end=end)
     ]
 
 
 def llm_error_rates(*, start: date, end: date) -> list[ProviderErrorRate]:
     """Per provider over [start, end]: requests, successes, errors and the error percentage."""
-    rows = (
-        _effective(_summed(LlmUsageModelDaily), start=start, end=end)
-        .values("provider")
-        .annotate(requests_sum=Sum("requests"), errors_sum=Sum("errors"))
-        .order_by("provider")
-    )
+    totals: dict[str, list[int]] = {}
+    for row in _per_model(start=start, end=end):
+        counts = totals.setdefault(row["provider"], [0, 0])
+        counts[0] += row["requests_sum"]
+        counts[1] += row["errors_sum"]
     return [
         ProviderErrorRate(
-            provider=row["provider"],
-            requests=row["requests_sum"],
-            successes=row["requests_sum"] - row["errors_sum"],
-            errors=row["errors_sum"],
-            error_pct=_ratio(100 * row["errors_sum"], row["requests_sum"], PERCENT_QUANTUM),
+            provider=provider,
+            requests=requests,
+            successes=requests - errors,
+            errors=errors,
+            error_pct=_ratio(100 * errors, requests, PERCENT_QUANTUM),
         )
-        for row in rows
+        for provider, (requests, errors) in sorted(totals.items())
     ]
 
 
@@ -401,3 +420,31 @@ def _ratio(numerator: int, denominator: int, quantum: Decimal) -> Decimal | None
 def _add_months(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class LlmUsageTotals:
+    active_users: int  # distinct non-empty user ids with usage
+    cost: Decimal  # USD cost attributed to usage (priced requests only)
+    unpriced_requests: int
+    unpriced_models: int
+
+
+def llm_usage_totals(*, start: date, end: date) -> LlmUsageTotals:
+    """Totals over [start, end] for unit economics, from the per-model sums and one count of
+    distinct users."""
+    rows = _per_model(start=start, end=end)
+    # COUNT over a DISTINCT subquery: PostgreSQL hashes it, where COUNT(DISTINCT) sorts.
+    users = (
+        _effective(_summed(LlmUsageUserDaily), start=start, end=end)
+        .exclude(user_id="")
+        .values("user_id")
+        .distinct()
+        .count()
+    )
+    return LlmUsageTotals(
+        active_users=users,
+        cost=sum((r["cost_sum"] or 0 for r in rows), Decimal(0)),
+        unpriced_requests=sum(r["unpriced_sum"] or 0 for r in rows),
+        unpriced_models=len({r["model"] for r in rows if r["unpriced_sum"]}),
+    )
