@@ -9,6 +9,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from costledger.business import PRESETS, business_summary, period_resolve
 from costledger.money import round_money
 from costledger.providers import Category
 from costledger.selectors import effective_cost_by_day
@@ -166,8 +167,6 @@ def infrastructure_costs(request):
 def business_summary_api(request):
     """Every figure of the admin's Business summary, for the same `period` (one selector serves
     both, so they cannot disagree)."""
-    from costledger.business import PRESETS, business_summary, period_resolve
-
     key = request.GET.get("period")
     if key and key not in dict(PRESETS):
         return JsonResponse(

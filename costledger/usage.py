@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
@@ -130,8 +131,6 @@ def _bulk_insert(table: str, columns: list[str], types: list[str], rows, suffix:
         return []
     names = ", ".join(columns)
     if connection.vendor == "postgresql":
-        import psycopg
-
         # A server-side-binding cursor on Django's own connection (same transaction): the
         # arrays go over in binary, where Django's client-side binding would spell every
         # value out as SQL text.
