@@ -199,7 +199,7 @@ class LlmUsageDaily(models.Model):
 
     day = models.DateField()
     user_id = models.CharField(max_length=200, blank=True)
-    provider = models.SlugField(max_length=64)
+    provider = models.SlugField(max_length=64, db_index=False)  # (day, provider) serves it
     model = models.CharField(max_length=200)
     source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
     requests = models.PositiveBigIntegerField(default=0)
@@ -285,11 +285,11 @@ class LlmUsageEvent(models.Model):
     duplicate and changes nothing. Its cost is fixed at ingest with the price row used; an
     unknown model is stored unpriced (cost empty), never costed at 0."""
 
-    event_id = models.CharField(max_length=200, unique=True)
+    event_id = models.CharField(max_length=200)  # unique: see Meta
     timestamp = models.DateTimeField()
     day = models.DateField()
     user_id = models.CharField(max_length=200, blank=True)
-    provider = models.SlugField(max_length=64)
+    provider = models.SlugField(max_length=64, db_index=False)  # (day, provider, model) serves it
     model = models.CharField(max_length=200)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
@@ -313,9 +313,17 @@ class LlmUsageEvent(models.Model):
     class Meta:
         verbose_name = "LLM usage event"
         ordering = ["-timestamp"]
+        # Every index is paid on every ingested event: only those a query needs. The unique
+        # constraint (not unique=True) spares the varchar_pattern_ops twin Django would add.
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="llm_usage_event_id")]
         indexes = [
             models.Index(fields=["day", "provider", "model"]),
-            models.Index(fields=["cost_source", "day"]),
+            # Unpriced events are few: the admin's unpriced lists read this small index.
+            models.Index(
+                fields=["day"],
+                condition=models.Q(cost_source="unpriced"),
+                name="llm_usage_event_unpriced",
+            ),
         ]
 
     def __str__(self):

@@ -105,11 +105,6 @@ EVENT_COLUMNS = [
     "is_error", "error_type", "latency_ms", "tags", "cost", "currency", "cost_source",
     "price_id", "ingest_key", "received_at",
 ]  # fmt: skip
-EVENT_TYPES = [
-    "text", "timestamptz", "date", "text", "text", "text", *["bigint"] * len(COUNTS), "integer",
-    "boolean", "text", "integer", "jsonb", "numeric", "text", "text", "bigint", "text",
-    "timestamptz",
-]  # fmt: skip
 
 
 def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tuple:
@@ -122,77 +117,158 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
     )  # fmt: skip
 
 
-def _bulk_insert(table: str, columns: list[str], types: list[str], rows, suffix: str) -> list:
-    """INSERT many rows in one statement and return what `suffix` (ON CONFLICT ... RETURNING)
-    returns. On PostgreSQL the rows travel as one array per column through unnest(): the query
-    text stays small whatever the batch, which keeps a 1,000-event batch in a few
-    milliseconds. Elsewhere (the SQLite quick start), a VALUES list per 500 rows."""
-    if not rows:
-        return []
+# PostgreSQL: the batch goes over in one binary COPY (psycopg's C path) into a temporary table,
+# and one statement stores the new events and adds them to every sum, aggregating in the
+# database: no per-column arrays built in Python, two round trips per batch.
+BATCH_TABLE = "costledger_llm_ingest_batch"
+BATCH_TYPES = [
+    "text", "timestamptz", "date", "text", "text", "text", *["int8"] * len(COUNTS), "int4",
+    "bool", "text", "int4", "text", "numeric", "text", "text", "int8", "text", "timestamptz",
+]  # fmt: skip
+BATCH_CREATE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_TABLE} ("
+    + ", ".join(f"{c} {t}" for c, t in zip(EVENT_COLUMNS, BATCH_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)
+_SUM = ", ".join(f"sum({c})" for c in COUNTS)
+_ADD = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in COUNTS)
+# The batch table is emptied by the statement that reads it (DELETE ... RETURNING), so a second
+# batch in the same transaction starts empty. Rows go in key order everywhere: concurrent
+# batches lock rows in the same order and cannot deadlock. ON CONFLICT DO NOTHING waits for a
+# concurrent transaction inserting the same event id, then skips it: an event racing with
+# itself is stored and counted once.
+BATCH_RECORD = f"""
+WITH batch AS (
+    DELETE FROM {BATCH_TABLE} RETURNING *
+), new AS (
+    INSERT INTO {LlmUsageEvent._meta.db_table} ({", ".join(EVENT_COLUMNS)})
+    SELECT {", ".join(f"{c}::jsonb" if c == "tags" else c for c in EVENT_COLUMNS)}
+    FROM batch ORDER BY event_id
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING *
+), daily AS (
+    INSERT INTO {LlmUsageDaily._meta.db_table} AS t (day, user_id, provider, model, source,
+        requests, errors, {", ".join(COUNTS)}, unpriced_requests, latency_ms_sum, cost,
+        currency, updated_at)
+    SELECT day, user_id, provider, model, %(source)s, count(*), count(*) FILTER (WHERE is_error),
+        {_SUM}, count(*) FILTER (WHERE cost IS NULL), coalesce(sum(latency_ms), 0),
+        coalesce(sum(cost), 0), 'USD', %(now)s
+    FROM new GROUP BY day, user_id, provider, model ORDER BY day, user_id, provider, model
+    ON CONFLICT (day, user_id, provider, model, source) DO UPDATE SET
+        requests = t.requests + EXCLUDED.requests, errors = t.errors + EXCLUDED.errors, {_ADD},
+        unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
+        latency_ms_sum = t.latency_ms_sum + EXCLUDED.latency_ms_sum,
+        cost = coalesce(t.cost, 0) + EXCLUDED.cost, currency = EXCLUDED.currency,
+        updated_at = EXCLUDED.updated_at
+), costs AS (
+    INSERT INTO {CostEntry._meta.db_table} AS t (provider, service, charge_period_start,
+        charge_period_end, source, reference, billed_cost, quantity, category, currency, unit,
+        adjustment, tags, created_at, updated_at)
+    SELECT provider, model, day, day + 1, %(usage)s, %(reference)s, sum(cost),
+        sum({" + ".join(COUNTS)}), %(category)s, 'USD', 'tokens', false, '{{}}', %(now)s, %(now)s
+    FROM new WHERE cost IS NOT NULL
+    GROUP BY day, provider, model ORDER BY provider, model, day
+    ON CONFLICT (provider, service, charge_period_start, charge_period_end, source, reference)
+    DO UPDATE SET billed_cost = coalesce(t.billed_cost, 0) + EXCLUDED.billed_cost,
+        quantity = coalesce(t.quantity, 0) + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at
+), tags AS (
+    INSERT INTO {LlmUsageTagDaily._meta.db_table} AS t (day, key, value, requests,
+        unpriced_requests, cost, updated_at)
+    SELECT day, tag.key, tag.value, count(*), count(*) FILTER (WHERE cost IS NULL),
+        coalesce(sum(cost), 0), %(now)s
+    FROM new CROSS JOIN LATERAL jsonb_each_text(new.tags) AS tag
+    WHERE tag.key = ANY(%(tag_keys)s) AND tag.value <> ''
+    GROUP BY day, tag.key, tag.value ORDER BY day, tag.key, tag.value
+    ON CONFLICT (day, key, value) DO UPDATE SET requests = t.requests + EXCLUDED.requests,
+        unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
+        cost = t.cost + EXCLUDED.cost, updated_at = EXCLUDED.updated_at
+)
+SELECT event_id FROM new
+"""  # noqa: S608 (table and column names from model metadata; values are parameters)
+
+
+def _record_postgresql(rows: list[tuple], now: datetime) -> set[str]:
+    """Store the events of `rows` (as `_event_row` builds them) that are not stored yet and
+    add them to the daily rollups, the usage cost entries and the tag rollups; the ids stored.
+    (The per-user and per-model sums follow LlmUsageDaily through its triggers.)"""
+    connection.ensure_connection()
+    # A server-side-binding cursor on Django's own connection: same transaction.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(BATCH_CREATE)
+        with cursor.copy(
+            f"COPY {BATCH_TABLE} ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(BATCH_TYPES)
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            BATCH_RECORD,
+            {
+                "source": LlmUsageSource.EVENTS.value,
+                "now": now,
+                "usage": Source.USAGE.value,
+                "reference": EVENTS_REFERENCE,
+                "category": Category.LLM.value,
+                "tag_keys": list(settings.LLM_TAG_KEYS),
+            },
+        )
+        return {event_id for (event_id,) in cursor.fetchall()}
+
+
+def _bulk_insert(table: str, columns: list[str], rows, suffix: str) -> list:
+    """INSERT many rows, a VALUES list per 500, and return what `suffix` (ON CONFLICT ...
+    RETURNING) returns. The portable writer's (the SQLite quick start)."""
     names = ", ".join(columns)
-    if connection.vendor == "postgresql":
-        # A server-side-binding cursor on Django's own connection (same transaction): the
-        # arrays go over in binary, where Django's client-side binding would spell every
-        # value out as SQL text.
-        arrays = ", ".join(f"%b::{kind}[]" for kind in types)
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {suffix}",  # noqa: S608 (names from model metadata; values are parameters)
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            return cursor.fetchall() if "RETURNING" in suffix else []
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    returned = []
     with connection.cursor() as cursor:
-        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        returned = []
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             cursor.execute(
-                f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608 (as above)
+                f"INSERT INTO {table} ({names}) VALUES "  # noqa: S608 (names from model metadata; values are parameters)
                 + ", ".join([placeholders] * len(chunk))
                 + f" {suffix}",
                 [value for row in chunk for value in row],
             )
             returned += cursor.fetchall() if "RETURNING" in suffix else []
-        return returned
+    return returned
 
 
-def _insert_events(rows: list[tuple]) -> set[str]:
-    """INSERT the events, skipping ids already stored; the ids actually inserted.
-
-    ON CONFLICT DO NOTHING waits for a concurrent transaction inserting the same id and then
-    skips it, so two requests racing with one event store it once.
-    """
-    returned = _bulk_insert(
-        LlmUsageEvent._meta.db_table,
-        EVENT_COLUMNS,
-        EVENT_TYPES,
-        rows,
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-    )
-    return {event_id for (event_id,) in returned}
-
-
-def _upsert_adding(table: str, columns: list[tuple[str, str]], keys: int, adds: int, rows) -> None:
+def _upsert_adding(table: str, columns: list[str], keys: int, adds: int, rows) -> None:
     """INSERT rows; on a conflict of the first `keys` columns, add the next `adds` columns to
-    the stored ones and overwrite the rest. Rows go in key order so that concurrent batches
-    lock rows in the same order and cannot deadlock."""
-    names = [name for name, _ in columns]
-    key, added, overwritten = names[:keys], names[keys : keys + adds], names[keys + adds :]
+    the stored ones and refresh `updated_at`; the other columns keep what they were created
+    with. Rows go in key order (as in BATCH_RECORD)."""
+    key, added = columns[:keys], columns[keys : keys + adds]
     updates = [f"{c} = COALESCE({table}.{c}, 0) + EXCLUDED.{c}" for c in added]
-    updates += [f"{c} = EXCLUDED.{c}" for c in overwritten]
-    rows = sorted(rows, key=lambda row: row[:keys])
-    _bulk_insert(
-        table,
-        names,
-        [kind for _, kind in columns],
-        rows,
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(updates)}",
-    )
+    updates += ["updated_at = EXCLUDED.updated_at"]
+    if rows:
+        _bulk_insert(
+            table,
+            columns,
+            sorted(rows, key=lambda row: row[:keys]),
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(updates)}",
+        )
+
+
+def _record_portable(rows: list[tuple], events: dict[str, "UsageEvent"], costed) -> set[str]:
+    """What `_record_postgresql` does, for any database (the SQLite quick start): the events
+    inserted with ON CONFLICT DO NOTHING RETURNING, the sums added up in Python."""
+    inserted = {
+        event_id
+        for (event_id,) in _bulk_insert(
+            LlmUsageEvent._meta.db_table,
+            EVENT_COLUMNS,
+            rows,
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        )
+    }
+    _rollups_add([(events[event_id], costed[event_id]) for event_id in inserted])
+    return inserted
 
 
 def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
-    """Add the events to their daily rollup rows and to the day's usage cost entries."""
+    """Add the events to their daily rollup rows, the day's usage cost entries and the tag
+    rollups."""
     rollups: dict[tuple, list] = defaultdict(lambda: [0] * 10 + [Decimal(0)])
     costs: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
     tags: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
@@ -220,15 +296,14 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
     now = timezone.now()
     _upsert_adding(
         LlmUsageTagDaily._meta.db_table,
-        [("day", "date"), ("key", "text"), ("value", "text"), ("requests", "bigint"),
-         ("unpriced_requests", "bigint"), ("cost", "numeric"), ("updated_at", "timestamptz")],
+        ["day", "key", "value", "requests", "unpriced_requests", "cost", "updated_at"],
         3,
         3,
         [(*key, requests, unpriced, cost, now) for key, (requests, unpriced, cost) in tags.items()],
-    )  # fmt: skip
+    )
     _upsert_adding(
         LlmUsageDaily._meta.db_table,
-        [*ROLLUP_KEY, *ROLLUP_ADDED, ("currency", "text"), ("updated_at", "timestamptz")],
+        [*ROLLUP_KEY, *ROLLUP_ADDED, "currency", "updated_at"],
         len(ROLLUP_KEY),
         len(ROLLUP_ADDED),
         [
@@ -238,7 +313,7 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
     )
     _upsert_adding(
         CostEntry._meta.db_table,
-        [*COST_KEY, ("billed_cost", "numeric"), ("quantity", "numeric"), *COST_REST],
+        [*COST_KEY, "billed_cost", "quantity", *COST_REST],
         len(COST_KEY),
         2,
         [
@@ -249,17 +324,11 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
     )  # fmt: skip
 
 
-ROLLUP_KEY = [("day", "date"), ("user_id", "text"), ("provider", "text"), ("model", "text"),
-              ("source", "text")]  # fmt: skip
-ROLLUP_ADDED = [
-    ("requests", "bigint"), ("errors", "bigint"), *[(c, "bigint") for c in COUNTS],
-    ("unpriced_requests", "bigint"), ("latency_ms_sum", "bigint"), ("cost", "numeric"),
-]  # fmt: skip
-COST_KEY = [("provider", "text"), ("service", "text"), ("charge_period_start", "date"),
-            ("charge_period_end", "date"), ("source", "text"), ("reference", "text")]  # fmt: skip
-COST_REST = [("category", "text"), ("currency", "text"), ("unit", "text"),
-             ("adjustment", "boolean"), ("tags", "jsonb"), ("created_at", "timestamptz"),
-             ("updated_at", "timestamptz")]  # fmt: skip
+ROLLUP_KEY = ["day", "user_id", "provider", "model", "source"]
+ROLLUP_ADDED = ["requests", "errors", *COUNTS, "unpriced_requests", "latency_ms_sum", "cost"]
+COST_KEY = ["provider", "service", "charge_period_start", "charge_period_end", "source",
+            "reference"]  # fmt: skip
+COST_REST = ["category", "currency", "unit", "adjustment", "tags", "created_at", "updated_at"]
 
 
 @transaction.atomic
@@ -277,10 +346,11 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
     )
     costed = {event_id: event_cost(event, book) for event_id, event in unique.items()}
     now = timezone.now()
-    inserted = _insert_events(
-        [_event_row(e, costed[event_id], ingest_key, now) for event_id, e in unique.items()]
-    )
-    _rollups_add([(unique[event_id], costed[event_id]) for event_id in inserted])
+    rows = [_event_row(e, costed[event_id], ingest_key, now) for event_id, e in unique.items()]
+    if connection.vendor == "postgresql":
+        inserted = _record_postgresql(rows, now)
+    else:
+        inserted = _record_portable(rows, unique, costed)
     outcome, first = [], set()
     for event in events:
         new = event.event_id in inserted and event.event_id not in first

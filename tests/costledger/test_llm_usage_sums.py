@@ -17,9 +17,11 @@ from costledger.llm_selectors import (
     llm_usage_daily_effective,
 )
 from costledger.models import (
+    CostEntry,
     LlmUsageDaily,
     LlmUsageEvent,
     LlmUsageModelDaily,
+    LlmUsageTagDaily,
     LlmUsageUserDaily,
     ModelPrice,
 )
@@ -276,3 +278,58 @@ def test_beyond_the_budget_every_user_is_added_up(monkeypatch, budget):
     assert _top_users(start=start, end=end, limit=10) == ranked_by_aggregating_everything(
         start, end, 10
     )
+
+
+def test_the_portable_writer_stores_what_the_postgresql_writer_stores(gpt4o, monkeypatch):
+    """The quick start (SQLite) adds events up in Python, PostgreSQL in one statement: the same
+    events must leave the same rows either way, duplicates included."""
+    rng = random.Random(9)
+    batches = [
+        [
+            event(
+                f"b{batch}-{i}",
+                day=rng.choice([DAY, DAY2]),
+                user_id=rng.choice(["", "u1", "u2", "u3"]),
+                model=rng.choice(["gpt-4o", "gpt-4o", "unknown-x"]),
+                output_tokens=rng.randrange(900),
+                is_error=rng.random() < 0.2,
+                latency_ms=rng.choice([None, rng.randrange(1, 3000)]),
+                tags=rng.choice(
+                    [
+                        None,
+                        {"feature": "chat", "conversation_id": f"c{i % 3}"},
+                        {"agent": "", "other": "x"},
+                    ]
+                ),
+            )  # fmt: skip
+            for i in range(30)
+        ]
+        for batch in range(2)
+    ]
+    batches[1] += batches[0][:4]  # re-sent
+
+    def stored():
+        outcomes = [llm_events_record(events=batch, ingest_key="k") for batch in batches]
+        rows = {
+            model: sorted(model.objects.values_list(*fields))
+            for model, fields in (
+                (LlmUsageEvent, ["event_id", "day", "user_id", "model", "cost", "cost_source",
+                                 "tags", "is_error", "latency_ms"]),
+                (LlmUsageDaily, ["day", "user_id", "model", "requests", "errors",
+                                 *TOKENS, "unpriced_requests", "latency_ms_sum", "cost"]),
+                (CostEntry, ["provider", "service", "charge_period_start", "billed_cost",
+                             "quantity", "source", "reference", "unit", "category"]),
+                (LlmUsageTagDaily, ["day", "key", "value", "requests", "unpriced_requests",
+                                    "cost"]),
+            )
+        }  # fmt: skip
+        return outcomes, rows, user_sums(), model_sums()
+
+    by_postgresql = stored()
+    for model in (LlmUsageEvent, LlmUsageDaily, CostEntry, LlmUsageTagDaily):
+        model.objects.all().delete()
+    with monkeypatch.context() as patched:
+        patched.setattr(connection, "vendor", "portable")
+        by_portable = stored()
+    assert by_portable == by_postgresql
+    assert by_postgresql[1][LlmUsageTagDaily]  # tags were there to count
