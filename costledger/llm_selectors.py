@@ -434,17 +434,66 @@ def llm_usage_totals(*, start: date, end: date) -> LlmUsageTotals:
     """Totals over [start, end] for unit economics, from the per-model sums and one count of
     distinct users."""
     rows = _per_model(start=start, end=end)
-    # COUNT over a DISTINCT subquery: PostgreSQL hashes it, where COUNT(DISTINCT) sorts.
-    users = (
-        _effective(_summed(LlmUsageUserDaily), start=start, end=end)
+    return LlmUsageTotals(
+        active_users=_active_users(start=start, end=end),
+        cost=sum((r["cost_sum"] or 0 for r in rows), Decimal(0)),
+        unpriced_requests=sum(r["unpriced_sum"] or 0 for r in rows),
+        unpriced_models=len({r["model"] for r in rows if r["unpriced_sum"]}),
+    )
+
+
+_ACTIVE = (
+    "SELECT {distinct} u.user_id FROM costledger_llmusageusermonth u "
+    "JOIN unnest(%s::date[], %s::integer[]) AS w(month, mask) ON u.month = w.month "
+    "WHERE u.days & w.mask <> 0"
+)
+# COUNT over a DISTINCT subquery: PostgreSQL hashes it, where COUNT(DISTINCT) sorts. Within one
+# month there is nothing to make distinct: a user has one row per month.
+ACTIVE_USERS = f"SELECT count(*) FROM ({_ACTIVE.format(distinct='DISTINCT')}) AS active"  # noqa: S608 (constant)
+ACTIVE_USERS_IN_A_MONTH = f"SELECT count(*) FROM ({_ACTIVE.format(distinct='')}) AS active"  # noqa: S608 (constant)
+
+
+def _active_users(*, start: date, end: date) -> int:
+    """The distinct users (with an id) with usage that counts over [start, end].
+
+    On PostgreSQL, when only events count in the range (no Prometheus row of a day without
+    events), from LlmUsageUserMonth: one row per user and month, its days as bits, against one
+    per user and day. Otherwise by counting the distinct users of the day rows."""
+    sources = _sources(start=start, end=end)
+    if connection.vendor == "postgresql" and not _prometheus_counts(sources):
+        months, masks = [], []
+        for first, last in _month_spans(start, end):
+            months.append(first.replace(day=1))
+            masks.append((1 << last.day) - (1 << (first.day - 1)))  # bits of the span's days
+        with connection.cursor() as cursor:
+            cursor.execute(ACTIVE_USERS if len(months) > 1 else ACTIVE_USERS_IN_A_MONTH,
+                           [months, masks])  # fmt: skip
+            return cursor.fetchone()[0]
+    # COUNT over a DISTINCT subquery, as above.
+    return (
+        _effective_on(_summed(LlmUsageUserDaily), sources)
         .exclude(user_id="")
         .values("user_id")
         .distinct()
         .count()
     )
-    return LlmUsageTotals(
-        active_users=users,
-        cost=sum((r["cost_sum"] or 0 for r in rows), Decimal(0)),
-        unpriced_requests=sum(r["unpriced_sum"] or 0 for r in rows),
-        unpriced_models=len({r["model"] for r in rows if r["unpriced_sum"]}),
+
+
+def _prometheus_counts(sources: list[tuple[date, str]]) -> bool:
+    """Whether any Prometheus per-user row counts in the range: one on a day without events."""
+    without_events = [day for day, source in sources if source == LlmUsageSource.PROMETHEUS]
+    return bool(without_events) and (
+        LlmUsageUserDaily.objects.filter(
+            source=LlmUsageSource.PROMETHEUS, day__in=without_events
+        ).exists()
     )
+
+
+def _month_spans(start: date, end: date) -> list[tuple[date, date]]:
+    """[start, end] cut at month ends: (first, last) day of each month's part."""
+    spans = []
+    while start <= end:
+        month_end = _add_months(start.replace(day=1), 1) - timedelta(days=1)
+        spans.append((start, min(end, month_end)))
+        start = month_end + timedelta(days=1)
+    return spans

@@ -441,3 +441,27 @@ class LlmUsageUserDaily(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.user_id or '-'} ({self.source})"
+
+
+class LlmUsageUserMonth(models.Model):
+    """The days of a month on which a user had ingested usage (LlmUsageUserDaily rows of the
+    events source): bit n-1 of `days` is the n-th of the month. Counting the distinct active
+    users of a range reads one row per user and month instead of one per user and day.
+
+    Kept by the triggers on LlmUsageDaily (migration 0009): a bit is set when the user's day row
+    is created and cleared when it is removed; a month with no day left has no row. Events
+    only, users with an id only. Not maintained on SQLite (the quick start counts day rows)."""
+
+    month = models.DateField(help_text="The first day of the month.")
+    user_id = models.CharField(max_length=200)
+    days = models.IntegerField()
+
+    class Meta:
+        verbose_name = "LLM active days per user (monthly)"
+        verbose_name_plural = "LLM active days per user (monthly)"
+        constraints = [
+            models.UniqueConstraint(fields=["month", "user_id"], name="llm_usage_user_month")
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.user_id}"

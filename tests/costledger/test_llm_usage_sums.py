@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from costledger import llm_selectors
 from costledger.llm_selectors import (
@@ -15,6 +16,7 @@ from costledger.llm_selectors import (
     _top_users,
     _users_ranked,
     llm_usage_daily_effective,
+    llm_usage_totals,
 )
 from costledger.models import (
     CostEntry,
@@ -23,6 +25,7 @@ from costledger.models import (
     LlmUsageModelDaily,
     LlmUsageTagDaily,
     LlmUsageUserDaily,
+    LlmUsageUserMonth,
     ModelPrice,
 )
 from costledger.services import llm_usage_daily_upsert
@@ -108,8 +111,30 @@ def sums_of_events() -> tuple[dict, dict]:
     return {k: tuple(v) for k, v in users.items()}, {k: tuple(v) for k, v in models.items()}
 
 
+def user_months() -> dict[tuple, int]:
+    return {
+        (month, user_id): days
+        for month, user_id, days in LlmUsageUserMonth.objects.values_list(
+            "month", "user_id", "days"
+        )
+    }
+
+
+def months_of_user_days() -> dict[tuple, int]:
+    """What LlmUsageUserMonth must hold: the day of each events user day, as a bit."""
+    months = defaultdict(int)
+    for day, user_id in (
+        LlmUsageUserDaily.objects.filter(source="events")
+        .exclude(user_id="")
+        .values_list("day", "user_id")
+    ):
+        months[(day.replace(day=1), user_id)] |= 1 << (day.day - 1)
+    return dict(months)
+
+
 def assert_sums_follow_daily():
     assert (user_sums(), model_sums()) == sums_of_daily()
+    assert user_months() == months_of_user_days()
 
 
 def test_ingested_events_are_summed_per_user_and_per_model(gpt4o):
@@ -173,7 +198,9 @@ def test_the_sums_follow_every_kind_of_write_to_the_daily_rollup():
     daily(model="o3", requests=1, output_tokens=7, cost=Decimal("0.25")).save()
     daily(source="prometheus", requests=9, cost=None).save()  # nothing costed: None, not 0
     daily(user_id="u2", provider="mistral", model="m", requests=2, cost=Decimal("4")).save()
+    daily(day=date(2026, 10, 31), user_id="", requests=1).save()  # no user: not an active one
     assert_sums_follow_daily()
+    assert user_months() == {(date(2026, 11, 1), "u1"): 1 << 19, (date(2026, 11, 1), "u2"): 1 << 19}
     assert user_sums()[(DAY, "u1", "prometheus")] == (1, 9, 0, Decimal(0), 0, 0)
 
     llm_usage_daily_upsert(  # the Prometheus collector's upsert: replaces whole figures
@@ -186,12 +213,14 @@ def test_the_sums_follow_every_kind_of_write_to_the_daily_rollup():
     assert user_sums()[(DAY, "u1", "events")] == (2, 4, 19, Decimal("1.5"), 1, 0)
     LlmUsageDaily.objects.filter(user_id="u2").update(user_id="u3", day=DAY2)  # keys move
     assert_sums_follow_daily()
+    assert user_months()[(date(2026, 11, 1), "u3")] == 1 << 20
+    assert (date(2026, 11, 1), "u2") not in user_months()  # its only day went: no row left
     LlmUsageDaily.objects.filter(model="gpt-4o", source="events").delete()
     assert_sums_follow_daily()
     assert (DAY, "openai", "gpt-4o", "events") not in model_sums()  # no row left: no sum
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE costledger_llmusagedaily")
-    assert (user_sums(), model_sums()) == ({}, {})
+    assert (user_sums(), model_sums(), user_months()) == ({}, {}, {})
 
 
 # The top users ---------------------------------------------------------------------------------
@@ -333,3 +362,55 @@ def test_the_portable_writer_stores_what_the_postgresql_writer_stores(gpt4o, mon
         by_portable = stored()
     assert by_portable == by_postgresql
     assert by_postgresql[1][LlmUsageTagDaily]  # tags were there to count
+
+
+# The distinct active users -----------------------------------------------------------------------
+
+
+def test_active_users_from_the_months_equal_those_counted_from_the_days():
+    """Ranges within a month, across month ends and over a year, on events only and with
+    Prometheus days, against the distinct users of the effective day rows."""
+    rng = random.Random(5)
+    start = date(2025, 12, 20)
+    rows = [
+        LlmUsageDaily(
+            day=start + timedelta(days=d),
+            user_id=rng.choice(["", *[f"u{i}" for i in range(40)]]),
+            provider="openai",
+            model=rng.choice(["gpt-4o", "o3"]),
+            source="prometheus" if d in (12, 40) or (d == 41 and u % 2) else "events",
+            requests=1,
+        )  # fmt: skip
+        for d in range(75)
+        for u in range(rng.randrange(0, 12))
+    ]
+    LlmUsageDaily.objects.bulk_create(rows, ignore_conflicts=True)
+    LlmUsageDaily.objects.filter(day=start + timedelta(days=30), model="o3").delete()
+
+    def by_days(first, last):
+        return (
+            llm_usage_daily_effective(start=first, end=last)
+            .exclude(user_id="")
+            .values("user_id")
+            .distinct()
+            .count()
+        )
+
+    ranges = [(start, start + timedelta(days=10)), (start, start + timedelta(days=74)),
+              (date(2026, 1, 1), date(2026, 1, 31)), (date(2025, 12, 31), date(2026, 1, 1)),
+              (date(2026, 1, 5), date(2026, 2, 3)), (start - timedelta(days=400), start),
+              (date(2026, 1, 31), date(2026, 1, 31))]  # fmt: skip
+    ranges += [(start + timedelta(days=a), start + timedelta(days=a + rng.randrange(60)))
+               for a in rng.sample(range(75), 20)]  # fmt: skip
+    prometheus_only = {r.day for r in rows if r.source == "prometheus"} - {
+        r.day for r in rows if r.source == "events"
+    }
+    from_months = 0
+    for first, last in ranges:
+        with CaptureQueriesContext(connection) as queries:
+            active = llm_usage_totals(start=first, end=last).active_users
+        assert active == by_days(first, last), (first, last)
+        read_months = any("llmusageusermonth" in q["sql"] for q in queries.captured_queries)
+        assert read_months == (not any(first <= day <= last for day in prometheus_only))
+        from_months += read_months
+    assert 10 < from_months < len(ranges)
