@@ -442,10 +442,16 @@ def llm_usage_totals(*, start: date, end: date) -> LlmUsageTotals:
     )
 
 
+# Users whose latest day is on or after the range's start, and the latest day of all: while no
+# user has a day after the range, the first is the count of the range's active users.
+ACTIVE_USERS_TO_DATE = (
+    "SELECT (SELECT max(day) FROM costledger_llmusageuserlatest), "
+    "(SELECT count(*) FROM costledger_llmusageuserlatest WHERE day >= %s)"
+)
 _ACTIVE = (
     "SELECT {distinct} u.user_id FROM costledger_llmusageusermonth u "
     "JOIN unnest(%s::date[], %s::integer[]) AS w(month, mask) ON u.month = w.month "
-    "WHERE u.days & w.mask <> 0"
+    "WHERE u.month >= %s AND u.month <= %s AND u.days & w.mask <> 0"
 )
 # COUNT over a DISTINCT subquery: PostgreSQL hashes it, where COUNT(DISTINCT) sorts. Within one
 # month there is nothing to make distinct: a user has one row per month.
@@ -457,17 +463,24 @@ def _active_users(*, start: date, end: date) -> int:
     """The distinct users (with an id) with usage that counts over [start, end].
 
     On PostgreSQL, when only events count in the range (no Prometheus row of a day without
-    events), from LlmUsageUserMonth: one row per user and month, its days as bits, against one
-    per user and day. Otherwise by counting the distinct users of the day rows."""
+    events): from each user's latest day (LlmUsageUserLatest) when no user has a day after the
+    range, else from the users' months (LlmUsageUserMonth: one row per user and month, its days
+    as bits, where LlmUsageUserDaily has one per user and day). Otherwise by counting the
+    distinct users of the day rows."""
     sources = _sources(start=start, end=end)
     if connection.vendor == "postgresql" and not _prometheus_counts(sources):
-        months, masks = [], []
-        for first, last in _month_spans(start, end):
-            months.append(first.replace(day=1))
-            masks.append((1 << last.day) - (1 << (first.day - 1)))  # bits of the span's days
         with connection.cursor() as cursor:
-            cursor.execute(ACTIVE_USERS if len(months) > 1 else ACTIVE_USERS_IN_A_MONTH,
-                           [months, masks])  # fmt: skip
+            cursor.execute(ACTIVE_USERS_TO_DATE, [start])
+            latest, to_date = cursor.fetchone()
+            if latest is None or latest <= end:
+                return to_date
+            spans = _month_spans(start, end)
+            months = [first.replace(day=1) for first, _ in spans]
+            masks = [(1 << last.day) - (1 << (first.day - 1)) for first, last in spans]
+            cursor.execute(
+                ACTIVE_USERS if len(months) > 1 else ACTIVE_USERS_IN_A_MONTH,
+                [months, masks, months[0], months[-1]],
+            )
             return cursor.fetchone()[0]
     # COUNT over a DISTINCT subquery, as above.
     return (

@@ -465,3 +465,22 @@ class LlmUsageUserMonth(models.Model):
 
     def __str__(self):
         return f"{self.month:%Y-%m} {self.user_id}"
+
+
+class LlmUsageUserLatest(models.Model):
+    """The latest day on which each user had ingested usage (events, users with an id). While
+    no user has a day after a range (the usual case: the range ends today), the users active in
+    it are those whose latest day is on or after its start: one index range to count.
+
+    Kept by the triggers on LlmUsageDaily (migration 0009), with LlmUsageUserMonth. Not
+    maintained on SQLite."""
+
+    user_id = models.CharField(max_length=200, primary_key=True)
+    day = models.DateField(db_index=True)
+
+    class Meta:
+        verbose_name = "LLM latest day of usage per user"
+        verbose_name_plural = "LLM latest day of usage per user"
+
+    def __str__(self):
+        return f"{self.user_id} {self.day}"

@@ -25,6 +25,7 @@ from costledger.models import (
     LlmUsageModelDaily,
     LlmUsageTagDaily,
     LlmUsageUserDaily,
+    LlmUsageUserLatest,
     LlmUsageUserMonth,
     ModelPrice,
 )
@@ -132,9 +133,26 @@ def months_of_user_days() -> dict[tuple, int]:
     return dict(months)
 
 
+def user_latest() -> dict[str, date]:
+    return dict(LlmUsageUserLatest.objects.values_list("user_id", "day"))
+
+
+def latest_of_user_days() -> dict[str, date]:
+    """What LlmUsageUserLatest must hold: each user's latest events user day."""
+    latest = {}
+    for day, user_id in (
+        LlmUsageUserDaily.objects.filter(source="events")
+        .exclude(user_id="")
+        .values_list("day", "user_id")
+    ):
+        latest[user_id] = max(day, latest.get(user_id, day))
+    return latest
+
+
 def assert_sums_follow_daily():
     assert (user_sums(), model_sums()) == sums_of_daily()
     assert user_months() == months_of_user_days()
+    assert user_latest() == latest_of_user_days()
 
 
 def test_ingested_events_are_summed_per_user_and_per_model(gpt4o):
@@ -215,12 +233,23 @@ def test_the_sums_follow_every_kind_of_write_to_the_daily_rollup():
     assert_sums_follow_daily()
     assert user_months()[(date(2026, 11, 1), "u3")] == 1 << 20
     assert (date(2026, 11, 1), "u2") not in user_months()  # its only day went: no row left
+    for day in (date(2026, 9, 30), date(2026, 10, 5), DAY):
+        daily(day=day, user_id="u4", model="o3", requests=1).save()
+    assert user_latest()["u4"] == DAY
+    LlmUsageDaily.objects.filter(user_id="u4", day=DAY).delete()  # its latest day goes
+    assert_sums_follow_daily()
+    assert user_latest()["u4"] == date(2026, 10, 5)  # the latest left, a month before
+    LlmUsageDaily.objects.filter(user_id="u4", day__gte=date(2026, 10, 1)).delete()
+    assert user_latest()["u4"] == date(2026, 9, 30)  # the 30th: bit 29 of September
+    LlmUsageDaily.objects.filter(user_id="u4").delete()
+    assert_sums_follow_daily()
+    assert "u4" not in user_latest()
     LlmUsageDaily.objects.filter(model="gpt-4o", source="events").delete()
     assert_sums_follow_daily()
     assert (DAY, "openai", "gpt-4o", "events") not in model_sums()  # no row left: no sum
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE costledger_llmusagedaily")
-    assert (user_sums(), model_sums(), user_months()) == ({}, {}, {})
+    assert (user_sums(), model_sums(), user_months(), user_latest()) == ({}, {}, {}, {})
 
 
 # The top users ---------------------------------------------------------------------------------
@@ -367,9 +396,10 @@ def test_the_portable_writer_stores_what_the_postgresql_writer_stores(gpt4o, mon
 # The distinct active users -----------------------------------------------------------------------
 
 
-def test_active_users_from_the_months_equal_those_counted_from_the_days():
-    """Ranges within a month, across month ends and over a year, on events only and with
-    Prometheus days, against the distinct users of the effective day rows."""
+def test_active_users_from_latest_days_and_months_equal_those_counted_from_the_days():
+    """Ranges within a month, across month ends and over a year, up to the latest day and
+    before it, on events only and with Prometheus days, against the distinct users of the
+    effective day rows; each read where it should be."""
     rng = random.Random(5)
     start = date(2025, 12, 20)
     rows = [
@@ -399,18 +429,25 @@ def test_active_users_from_the_months_equal_those_counted_from_the_days():
     ranges = [(start, start + timedelta(days=10)), (start, start + timedelta(days=74)),
               (date(2026, 1, 1), date(2026, 1, 31)), (date(2025, 12, 31), date(2026, 1, 1)),
               (date(2026, 1, 5), date(2026, 2, 3)), (start - timedelta(days=400), start),
+              (start + timedelta(days=60), start + timedelta(days=90)),
               (date(2026, 1, 31), date(2026, 1, 31))]  # fmt: skip
     ranges += [(start + timedelta(days=a), start + timedelta(days=a + rng.randrange(60)))
                for a in rng.sample(range(75), 20)]  # fmt: skip
     prometheus_only = {r.day for r in rows if r.source == "prometheus"} - {
         r.day for r in rows if r.source == "events"
     }
-    from_months = 0
+    last_events_day = max(r.day for r in rows if r.source == "events" and r.user_id)
+    paths = defaultdict(int)
     for first, last in ranges:
         with CaptureQueriesContext(connection) as queries:
             active = llm_usage_totals(start=first, end=last).active_users
         assert active == by_days(first, last), (first, last)
-        read_months = any("llmusageusermonth" in q["sql"] for q in queries.captured_queries)
-        assert read_months == (not any(first <= day <= last for day in prometheus_only))
-        from_months += read_months
-    assert 10 < from_months < len(ranges)
+        read = " ".join(q["sql"] for q in queries.captured_queries)
+        path = "days" if any(first <= day <= last for day in prometheus_only) else (
+            "latest day" if last >= last_events_day else "months"
+        )  # fmt: skip
+        assert ("llmusageuserlatest" in read, "llmusageusermonth" in read) == {
+            "days": (False, False), "latest day": (True, False), "months": (True, True),
+        }[path], (first, last, path)  # fmt: skip
+        paths[path] += 1
+    assert min(paths["days"], paths["latest day"], paths["months"]) >= 2, paths
