@@ -23,7 +23,7 @@ same figure computed from LlmUsageEvent: page time - rollup parts + raw parts.
 import argparse
 import time
 
-from common import BENCH_DB, PG, django_setup, fresh_database, median
+from common import BENCH_DB, PG, cpu_calibration, django_setup, fresh_database, median
 
 INFRA = """
 INSERT INTO costledger_costentry
@@ -203,6 +203,7 @@ def main():
     for name, ms in raw_ms.items():
         print(f"  from raw events, {name}: {ms:.0f} ms")
     print(f"same page from raw events: ~{raw_page:.0f} ms -> {raw_page / page_ms:.0f}x")
+    print(f"machine: 10 million Python additions in {cpu_calibration():.2f} s")
     ok = page_ms < 300 and len(queries) < 20 and raw_page / page_ms >= 50 and active == raw_users
     print(f"targets (< 300 ms, < 20 queries, >= 50x): {'OK' if ok else 'NOT MET'}")
 

@@ -22,7 +22,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import ROOT, bench_env, django_setup, fresh_database
+from common import ROOT, bench_env, cpu_calibration, django_setup, fresh_database
 
 PORT = 8931
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
@@ -159,6 +159,7 @@ def main():
     print(f"requests: {sent} (statuses {statuses}); events stored: {stored}")
     print(f"ingest: {rate:,.0f} events/s  (target >= 20,000) {'OK' if rate >= 20000 else 'BELOW'}")
     print(f"raw COPY of the same rows: {copy:,.0f} rows/s; ingest / COPY = {rate / copy:.2f}")
+    print(f"machine: 10 million Python additions in {cpu_calibration():.2f} s")
 
 
 if __name__ == "__main__":

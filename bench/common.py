@@ -101,3 +101,14 @@ def median(values):
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def cpu_calibration() -> float:
+    """Seconds for 10 million additions in a Python loop: how fast this machine's cores are at
+    the moment, so that figures taken on different days (virtual machines vary) can be compared.
+    """
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
