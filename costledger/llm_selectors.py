@@ -4,8 +4,10 @@ Everything here reads rollups, never raw events. On PostgreSQL, the figures read
 summed once more, per model (LlmUsageModelDaily) and per user (LlmUsageUserDaily), tables that
 triggers keep equal to its sums: a month is a few hundred rows per model where LlmUsageDaily has
 one per user, day and model (half a million in the benchmark, docs/benchmarks.md). The top users
-are found by reading only the head of each day's users by cost (`_top_users`). On SQLite (the
-quick start, small data, no triggers) the same figures are aggregated from LlmUsageDaily.
+are found by reading only the head of each day's users by cost (`_top_users`); the distinct
+active users are counted from each user's latest day or their months' active days
+(`_active_users`), tables the same triggers keep. On SQLite (the quick start, small data, no
+triggers) the same figures are aggregated from LlmUsageDaily.
 
 Two feeds can describe the same traffic: ingested events (source "events") and the Prometheus
 collector (source "prometheus"). They are never added: for each day, the events rows are used
