@@ -144,6 +144,7 @@ def main():
     from costledger.llm_selectors import (
         llm_cost_by_user,
         llm_error_rates,
+        llm_tag_totals,
         llm_token_ratios,
         llm_usage_totals,
     )
@@ -175,6 +176,7 @@ def main():
         llm_token_ratios(**window)
         llm_error_rates(**window)
         llm_usage_totals(**window)
+        llm_tag_totals(**window, keys=["agent", "feature"])
 
     rollup_ms = timed(rollup_parts, runs=10)
     raw_ms = {}
@@ -193,6 +195,14 @@ def main():
         )
         raw_users = cursor.fetchone()[0]
     active = llm_usage_totals(**window).active_users
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT tags->>'conversation_id') FROM costledger_llmusageevent "
+            "WHERE day BETWEEN %(start)s AND %(end)s",
+            window,
+        )
+        raw_conversations = cursor.fetchone()[0]
+    conversations = llm_tag_totals(**window, keys=[]).conversations
     print(f"data: {events:,} LLM events, {rollup:,} rollup rows, {entries:,} cost entries")
     print(
         f"page GET /admin/business/ (last 30 days): median {page_ms:.0f} ms, {len(queries)} queries"
@@ -200,11 +210,14 @@ def main():
     print(f"  rollup-reading parts of it: {rollup_ms:.0f} ms")
     same = "same" if active == raw_users else "DIFFERENT"
     print(f"  of which active users: {active_ms:.1f} ms ({active:,}, raw events: {same})")
+    same = "same" if conversations == raw_conversations else "DIFFERENT"
+    print(f"  conversations: {conversations:,} (raw events: {same})")
     for name, ms in raw_ms.items():
         print(f"  from raw events, {name}: {ms:.0f} ms")
     print(f"same page from raw events: ~{raw_page:.0f} ms -> {raw_page / page_ms:.0f}x")
     print(f"machine: 10 million Python additions in {cpu_calibration():.2f} s")
     ok = page_ms < 300 and len(queries) < 20 and raw_page / page_ms >= 50 and active == raw_users
+    ok = ok and conversations == raw_conversations
     print(f"targets (< 300 ms, < 20 queries, >= 50x): {'OK' if ok else 'NOT MET'}")
 
 

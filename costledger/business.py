@@ -16,7 +16,6 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -25,10 +24,11 @@ from costledger.llm_selectors import (
     llm_cost_by_user,
     llm_error_rates,
     llm_page_scope,
+    llm_tag_totals,
     llm_token_ratios,
     llm_usage_totals,
 )
-from costledger.models import LlmUsageTagDaily, RevenueSnapshot
+from costledger.models import RevenueSnapshot
 from costledger.money import round_money
 from costledger.providers import Category, provider_name
 from costledger.selectors import (
@@ -285,25 +285,14 @@ def _business_summary(period: Period) -> dict:
     prompt = sum(r.prompt_tokens for r in ratios)
     completion = sum(r.completion_tokens for r in ratios)
     active_subscriptions = revenue.active_subscriptions(period.end)
-    tagged = LlmUsageTagDaily.objects.filter(day__gte=period.start, day__lte=period.end)
-    conversations = tagged.filter(key="conversation_id").aggregate(
-        count=Count("value", distinct=True), cost=Sum("cost")
-    )
-    by_tag = defaultdict(list)
-    for row in (
-        tagged.filter(key__in=["agent", "feature"])
-        .values("key", "value")
-        .annotate(cost_sum=Sum("cost"), requests_sum=Sum("requests"))
-        .order_by("key", "-cost_sum")
-    ):
-        if len(by_tag[row["key"]]) < 10:
-            by_tag[row["key"]].append(
-                {
-                    "value": row["value"],
-                    "cost": _money(row["cost_sum"], "USD"),
-                    "requests": row["requests_sum"],
-                }
-            )
+    tags = llm_tag_totals(start=period.start, end=period.end, keys=["agent", "feature"])
+    by_tag = {
+        key: [
+            {"value": v.value, "cost": _money(v.cost, "USD"), "requests": v.requests}
+            for v in values
+        ]
+        for key, values in tags.by_tag.items()
+    }
     usage_url = reverse("admin:costledger_llmusagedaily_changelist")
     return {
         "period": {
@@ -376,11 +365,11 @@ def _business_summary(period: Period) -> dict:
             "cost_per_active_user": _money(attributed / active_users, "USD")
             if active_users
             else None,
-            "conversations": conversations["count"] or None,
-            "cost_per_conversation": _money(conversations["cost"] / conversations["count"], "USD")
-            if conversations["count"]
+            "conversations": tags.conversations or None,
+            "cost_per_conversation": _money(tags.conversation_cost / tags.conversations, "USD")
+            if tags.conversations
             else None,
-            "by_tag": dict(by_tag),
+            "by_tag": by_tag,
             "active_subscriptions": active_subscriptions,
             "revenue_per_user": _money(now_figures[0] / active_subscriptions, currency)
             if now_figures[0] is not None and active_subscriptions

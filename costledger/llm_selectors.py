@@ -36,6 +36,7 @@ from costledger.models import (
     LlmUsageDaily,
     LlmUsageModelDaily,
     LlmUsageSource,
+    LlmUsageTagDaily,
     LlmUsageUserDaily,
     UsageUser,
 )
@@ -512,3 +513,65 @@ def _month_spans(start: date, end: date) -> list[tuple[date, date]]:
         spans.append((start, min(end, month_end)))
         start = month_end + timedelta(days=1)
     return spans
+
+
+@dataclass(frozen=True)
+class TagValueCost:
+    value: str
+    cost: Decimal  # USD
+    requests: int
+
+
+@dataclass(frozen=True)
+class LlmTagTotals:
+    conversations: int  # distinct `conversation_id` tag values with usage
+    conversation_cost: Decimal  # USD cost of the requests that carry one
+    by_tag: dict[str, list[TagValueCost]]  # per key asked: its dearest values
+
+
+CONVERSATION_KEY = "conversation_id"
+# The values whose latest day is on or after the start, the latest day of all, and the cost of
+# the range's rows: while no value has a day after the range, the first is the count of its
+# distinct values.
+TAG_VALUES_TO_DATE = (
+    "SELECT (SELECT max(day) FROM costledger_llmusagetaglatest WHERE key = %(key)s), "
+    "(SELECT count(*) FROM costledger_llmusagetaglatest WHERE key = %(key)s "
+    "AND day >= %(start)s), "
+    "(SELECT coalesce(sum(cost), 0) FROM costledger_llmusagetagdaily WHERE key = %(key)s "
+    "AND day >= %(start)s AND day <= %(end)s)"
+)
+
+
+def llm_tag_totals(*, start: date, end: date, keys: list[str], limit: int = 10) -> LlmTagTotals:
+    """Over [start, end], from the tag rollups (ingested events only): the distinct
+    conversations and their cost, and for each of `keys` (agent, feature) its `limit` dearest
+    values."""
+    tagged = LlmUsageTagDaily.objects.filter(day__gte=start, day__lte=end)
+    by_tag: dict[str, list[TagValueCost]] = {}
+    for row in (
+        tagged.filter(key__in=keys)
+        .values("key", "value")
+        .annotate(cost_sum=Sum("cost"), requests_sum=Sum("requests"))
+        .order_by("key", "-cost_sum", "value")
+    ):
+        values = by_tag.setdefault(row["key"], [])
+        if len(values) < limit:
+            values.append(TagValueCost(row["value"], row["cost_sum"], row["requests_sum"]))
+    conversations, cost = _distinct_values(CONVERSATION_KEY, start=start, end=end)
+    return LlmTagTotals(conversations=conversations, conversation_cost=cost, by_tag=by_tag)
+
+
+def _distinct_values(key: str, *, start: date, end: date) -> tuple[int, Decimal]:
+    """The distinct values of tag `key` over [start, end], and the cost of their rows. On
+    PostgreSQL, from each value's latest day (LlmUsageTagLatest) when no value has a day after
+    the range; otherwise by counting the distinct values of the day rows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(TAG_VALUES_TO_DATE, {"key": key, "start": start, "end": end})
+            latest, to_date, cost = cursor.fetchone()
+            if latest is None or latest <= end:
+                return to_date, cost
+    rows = LlmUsageTagDaily.objects.filter(day__gte=start, day__lte=end, key=key)
+    cost = rows.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
+    # COUNT over a DISTINCT subquery: hashed, where COUNT(DISTINCT) sorts (by collation).
+    return rows.values("value").distinct().order_by().count(), cost

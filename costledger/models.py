@@ -484,3 +484,27 @@ class LlmUsageUserLatest(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.day}"
+
+
+class LlmUsageTagLatest(models.Model):
+    """The latest day of each tag value in LlmUsageTagDaily (a conversation's last day). While
+    no value of a tag has a day after a range (the range ends today), the distinct values of
+    the range (its conversations) are those whose latest day is on or after its start.
+
+    Written by the PostgreSQL ingest statement and by the rebuild of the tag rollups, the only
+    writers of LlmUsageTagDaily (costledger.usage). Not maintained on SQLite."""
+
+    key = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    day = models.DateField()
+
+    class Meta:
+        verbose_name = "LLM latest day per tag value"
+        verbose_name_plural = "LLM latest day per tag value"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "value"], name="llm_usage_tag_latest")
+        ]
+        indexes = [models.Index(fields=["key", "day"], name="llm_usage_tag_latest_day")]
+
+    def __str__(self):
+        return f"{self.key}={self.value} {self.day}"

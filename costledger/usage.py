@@ -26,6 +26,7 @@ from costledger.models import (
     LlmUsageEvent,
     LlmUsageSource,
     LlmUsageTagDaily,
+    LlmUsageTagLatest,
     Source,
 )
 from costledger.pricing import (
@@ -182,6 +183,13 @@ WITH batch AS (
     ON CONFLICT (day, key, value) DO UPDATE SET requests = t.requests + EXCLUDED.requests,
         unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
         cost = t.cost + EXCLUDED.cost, updated_at = EXCLUDED.updated_at
+    RETURNING day, key, value, (t.xmax = 0) AS created
+), tags_latest AS (
+    -- A value's latest day can only move when it gets a new day row.
+    INSERT INTO {LlmUsageTagLatest._meta.db_table} AS l (key, value, day)
+    SELECT key, value, max(day) FROM tags WHERE created
+    GROUP BY key, value ORDER BY key, value
+    ON CONFLICT (key, value) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day
 )
 SELECT event_id FROM new
 """  # noqa: S608 (table and column names from model metadata; values are parameters)
@@ -189,7 +197,8 @@ SELECT event_id FROM new
 
 def _record_postgresql(rows: list[tuple], now: datetime) -> set[str]:
     """Store the events of `rows` (as `_event_row` builds them) that are not stored yet and
-    add them to the daily rollups, the usage cost entries and the tag rollups; the ids stored.
+    add them to the daily rollups, the usage cost entries and the tag rollups (with each tag
+    value's latest day); the ids stored.
     (The per-user and per-model sums follow LlmUsageDaily through its triggers.)"""
     connection.ensure_connection()
     # A server-side-binding cursor on Django's own connection: same transaction.
@@ -425,6 +434,42 @@ def _tags_rebuild(days: list[date]) -> None:
         LlmUsageTagDaily(day=d, key=k, value=v, requests=r, unpriced_requests=u, cost=c)
         for (d, k, v), (r, u, c) in totals.items()
     )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in TAGS_LATEST_REBUILD:
+                cursor.execute(statement, {"days": days})
+
+
+# After the tag rows of `days` are rebuilt: each value's latest day moved forward to a rebuilt
+# day, and a value whose latest day was rebuilt without it given the latest day left (or no
+# row). Rechecked on the row as it is then, as the triggers do for users.
+TAGS_LATEST_REBUILD = [
+    f"""
+INSERT INTO {LlmUsageTagLatest._meta.db_table} AS l (key, value, day)
+SELECT key, value, max(day) FROM {LlmUsageTagDaily._meta.db_table}
+WHERE day = ANY(%(days)s) GROUP BY key, value ORDER BY key, value
+ON CONFLICT (key, value) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day
+""",  # noqa: S608 (table names from model metadata; values are parameters)
+    f"""
+WITH stale AS (
+    SELECT l.key, l.value, l.day FROM {LlmUsageTagLatest._meta.db_table} l
+    WHERE l.day = ANY(%(days)s) AND NOT EXISTS (
+        SELECT 1 FROM {LlmUsageTagDaily._meta.db_table} t
+        WHERE t.day = l.day AND t.key = l.key AND t.value = l.value)
+), remaining AS (
+    SELECT t.key, t.value, max(t.day) AS day
+    FROM {LlmUsageTagDaily._meta.db_table} t JOIN stale s USING (key, value)
+    GROUP BY t.key, t.value
+), moved AS (
+    UPDATE {LlmUsageTagLatest._meta.db_table} AS l SET day = r.day
+    FROM stale s JOIN remaining r USING (key, value)
+    WHERE l.key = s.key AND l.value = s.value AND l.day = s.day
+)
+DELETE FROM {LlmUsageTagLatest._meta.db_table} AS l USING stale s
+WHERE l.key = s.key AND l.value = s.value AND l.day = s.day
+    AND NOT EXISTS (SELECT 1 FROM remaining r WHERE r.key = s.key AND r.value = s.value)
+""",  # noqa: S608 (as above)
+]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from costledger.llm_selectors import (
     _candidates,
     _top_users,
     _users_ranked,
+    llm_tag_totals,
     llm_usage_daily_effective,
     llm_usage_totals,
 )
@@ -24,6 +25,7 @@ from costledger.models import (
     LlmUsageEvent,
     LlmUsageModelDaily,
     LlmUsageTagDaily,
+    LlmUsageTagLatest,
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
@@ -451,3 +453,64 @@ def test_active_users_from_latest_days_and_months_equal_those_counted_from_the_d
         }[path], (first, last, path)  # fmt: skip
         paths[path] += 1
     assert min(paths["days"], paths["latest day"], paths["months"]) >= 2, paths
+
+
+# The distinct conversations ----------------------------------------------------------------------
+
+
+def tag_latest() -> dict[tuple, date]:
+    rows = LlmUsageTagLatest.objects.values_list("key", "value", "day")
+    return {(key, value): day for key, value, day in rows}
+
+
+def latest_of_tag_days() -> dict[tuple, date]:
+    latest = {}
+    for day, key, value in LlmUsageTagDaily.objects.values_list("day", "key", "value"):
+        latest[(key, value)] = max(day, latest.get((key, value), day))
+    return latest
+
+
+def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
+    day0 = DAY - timedelta(days=1)
+    rng = random.Random(11)
+    events = [
+        event(
+            f"c-{i}",
+            day=rng.choice([day0, DAY, DAY2]),
+            tags={"conversation_id": f"conv{rng.randrange(12)}", "agent": "a"},
+        )  # fmt: skip
+        for i in range(80)
+    ]
+    llm_events_record(events=events)
+    llm_events_record(events=events[:10])  # re-sent: nothing moves
+    assert tag_latest() == latest_of_tag_days()
+
+    def by_events(first, last):
+        stored = LlmUsageEvent.objects.filter(day__gte=first, day__lte=last)
+        return len({e.tags["conversation_id"] for e in stored})
+
+    def counted(first, last):
+        with CaptureQueriesContext(connection) as queries:
+            totals = llm_tag_totals(start=first, end=last, keys=["agent"])
+        read_latest = any("llmusagetaglatest" in q["sql"] for q in queries.captured_queries)
+        slow = any("COUNT(*) FROM (SELECT DISTINCT" in q["sql"] for q in queries.captured_queries)
+        return totals.conversations, read_latest, slow
+
+    # Up to the latest day: from the latest days; before it: from the day rows.
+    assert counted(DAY, DAY2) == (by_events(DAY, DAY2), True, False)
+    assert counted(day0, DAY) == (by_events(day0, DAY), True, True)
+    assert counted(day0, DAY2)[0] == by_events(day0, DAY2) == 12
+
+    # A conversation's last day goes (its events of that day deleted, the day rebuilt): its
+    # latest day is the one left, or it has none.
+    last_of = latest_of_tag_days()
+    moved = next(v for (k, v), d in last_of.items() if k == "conversation_id" and d == DAY2)
+    LlmUsageEvent.objects.filter(day=DAY2, tags__conversation_id=moved).delete()
+    llm_usage_rebuild(days=[DAY2])
+    assert tag_latest() == latest_of_tag_days()
+    assert tag_latest().get(("conversation_id", moved), day0) < DAY2
+    LlmUsageEvent.objects.filter(tags__conversation_id=moved).delete()
+    llm_usage_rebuild(days=[day0, DAY])
+    assert ("conversation_id", moved) not in tag_latest()
+    assert tag_latest() == latest_of_tag_days()
+    assert counted(day0, DAY2)[0] == by_events(day0, DAY2) == 11
