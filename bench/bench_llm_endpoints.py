@@ -183,6 +183,24 @@ SELECT provider, model, 'llm', day, day + 1, sum(cost), 'USD',
 FROM costledger_llmusageevent WHERE cost IS NOT NULL
 GROUP BY day, provider, model;
 """
+# The tag rollups, their sums per key and each tag value's latest day (counted per day by its
+# trigger), as llm_usage_rebuild writes them: per day, tag (the keys of LLM_TAG_KEYS the events
+# carry: feature, conversation_id) and value.
+TAG_ROLLUPS = """
+INSERT INTO costledger_llmusagetagdaily (day, key, value, requests, unpriced_requests, cost,
+    updated_at)
+SELECT e.day, t.key, t.value, count(*), count(*) FILTER (WHERE e.cost IS NULL),
+    coalesce(sum(e.cost), 0), now()
+FROM costledger_llmusageevent e CROSS JOIN LATERAL jsonb_each_text(e.tags) AS t
+WHERE t.key IN ('agent', 'feature', 'conversation_id') AND t.value <> ''
+GROUP BY e.day, t.key, t.value;
+INSERT INTO costledger_llmusagetagkeydaily (day, key, requests, unpriced_requests, cost,
+    updated_at)
+SELECT day, key, sum(requests), sum(unpriced_requests), sum(cost), now()
+FROM costledger_llmusagetagdaily GROUP BY day, key;
+INSERT INTO costledger_llmusagetaglatest (key, value, day)
+SELECT key, value, max(day) FROM costledger_llmusagetagdaily GROUP BY key, value;
+"""
 
 TABLES = [
     ("raw events", EVENT_TABLE),
@@ -275,6 +293,7 @@ def generate(events: int, users: int) -> dict[str, float]:
     with connect() as conn:
         conn.execute("SET work_mem = '512MB'")
         conn.execute(ROLLUPS)
+        conn.execute(TAG_ROLLUPS)
         conn.execute("DROP TABLE bench_keys, bench_users, bench_models")
     timings["rollups (one INSERT ... SELECT, triggers included)"] = time.monotonic() - started
 

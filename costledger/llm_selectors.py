@@ -37,6 +37,7 @@ from costledger.models import (
     LlmUsageModelDaily,
     LlmUsageSource,
     LlmUsageTagDaily,
+    LlmUsageTagKeyDaily,
     LlmUsageUserDaily,
     UsageUser,
 )
@@ -530,15 +531,15 @@ class LlmTagTotals:
 
 
 CONVERSATION_KEY = "conversation_id"
-# The values whose latest day is on or after the start, the latest day of all, and the cost of
-# the range's rows: while no value has a day after the range, the first is the count of its
-# distinct values.
+# The latest day of all the tag's values, how many values have their latest day on or after the
+# start (while no value has a day after the range, the count of its distinct values), and the
+# cost of the requests carrying the tag in the range.
 TAG_VALUES_TO_DATE = (
     "SELECT (SELECT max(day) FROM costledger_llmusagetaglatest WHERE key = %(key)s), "
-    "(SELECT count(*) FROM costledger_llmusagetaglatest WHERE key = %(key)s "
-    "AND day >= %(start)s), "
-    "(SELECT coalesce(sum(cost), 0) FROM costledger_llmusagetagdaily WHERE key = %(key)s "
-    "AND day >= %(start)s AND day <= %(end)s)"
+    '(SELECT coalesce(sum("values"), 0) FROM costledger_llmusagetaglatestcount '
+    "WHERE key = %(key)s AND day >= %(start)s), "
+    "(SELECT coalesce(sum(cost), 0) FROM costledger_llmusagetagkeydaily "
+    "WHERE key = %(key)s AND day >= %(start)s AND day <= %(end)s)"
 )
 
 
@@ -562,16 +563,19 @@ def llm_tag_totals(*, start: date, end: date, keys: list[str], limit: int = 10) 
 
 
 def _distinct_values(key: str, *, start: date, end: date) -> tuple[int, Decimal]:
-    """The distinct values of tag `key` over [start, end], and the cost of their rows. On
-    PostgreSQL, from each value's latest day (LlmUsageTagLatest) when no value has a day after
-    the range; otherwise by counting the distinct values of the day rows."""
+    """The distinct values of tag `key` over [start, end], and the cost of the requests that
+    carry it. On PostgreSQL, from the count of values per latest day (LlmUsageTagLatestCount)
+    when no value has a day after the range; otherwise by counting the distinct values of the
+    day rows."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(TAG_VALUES_TO_DATE, {"key": key, "start": start, "end": end})
             latest, to_date, cost = cursor.fetchone()
             if latest is None or latest <= end:
-                return to_date, cost
+                return int(to_date), cost
+    cost = LlmUsageTagKeyDaily.objects.filter(day__gte=start, day__lte=end, key=key).aggregate(
+        cost=Sum("cost")
+    )["cost"] or Decimal(0)
     rows = LlmUsageTagDaily.objects.filter(day__gte=start, day__lte=end, key=key)
-    cost = rows.aggregate(cost=Sum("cost"))["cost"] or Decimal(0)
     # COUNT over a DISTINCT subquery: hashed, where COUNT(DISTINCT) sorts (by collation).
     return rows.values("value").distinct().order_by().count(), cost

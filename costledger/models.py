@@ -508,3 +508,46 @@ class LlmUsageTagLatest(models.Model):
 
     def __str__(self):
         return f"{self.key}={self.value} {self.day}"
+
+
+class LlmUsageTagKeyDaily(models.Model):
+    """LlmUsageTagDaily summed over values: per day and tag key, the requests that carry the
+    tag and their cost (what "cost per conversation" divides). Written with it."""
+
+    day = models.DateField()
+    key = models.CharField(max_length=64)
+    requests = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "LLM usage per tag key (daily)"
+        verbose_name_plural = "LLM usage per tag key (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "key"], name="llm_usage_tag_key_daily")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.key}"
+
+
+class LlmUsageTagLatestCount(models.Model):
+    """How many values of a tag have their latest day on each day (LlmUsageTagLatest counted
+    per key and day): the distinct values of a range ending today are the sum from its start,
+    a row per day instead of one per value. Kept by a trigger on LlmUsageTagLatest (migration
+    0011); a count may fall to 0 and stay. Not maintained on SQLite."""
+
+    key = models.CharField(max_length=64)
+    day = models.DateField()
+    values = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "LLM tag values per latest day"
+        verbose_name_plural = "LLM tag values per latest day"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "day"], name="llm_usage_tag_latest_count")
+        ]
+
+    def __str__(self):
+        return f"{self.key} {self.day}: {self.values}"

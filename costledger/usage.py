@@ -26,6 +26,7 @@ from costledger.models import (
     LlmUsageEvent,
     LlmUsageSource,
     LlmUsageTagDaily,
+    LlmUsageTagKeyDaily,
     LlmUsageTagLatest,
     Source,
 )
@@ -172,14 +173,25 @@ WITH batch AS (
     ON CONFLICT (provider, service, charge_period_start, charge_period_end, source, reference)
     DO UPDATE SET billed_cost = coalesce(t.billed_cost, 0) + EXCLUDED.billed_cost,
         quantity = coalesce(t.quantity, 0) + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at
+), tagged AS (
+    SELECT day, tag.key, tag.value, cost
+    FROM new CROSS JOIN LATERAL jsonb_each_text(new.tags) AS tag
+    WHERE tag.key = ANY(%(tag_keys)s) AND tag.value <> ''
+), tag_keys AS (
+    INSERT INTO {LlmUsageTagKeyDaily._meta.db_table} AS t (day, key, requests,
+        unpriced_requests, cost, updated_at)
+    SELECT day, key, count(*), count(*) FILTER (WHERE cost IS NULL), coalesce(sum(cost), 0),
+        %(now)s
+    FROM tagged GROUP BY day, key ORDER BY day, key
+    ON CONFLICT (day, key) DO UPDATE SET requests = t.requests + EXCLUDED.requests,
+        unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
+        cost = t.cost + EXCLUDED.cost, updated_at = EXCLUDED.updated_at
 ), tags AS (
     INSERT INTO {LlmUsageTagDaily._meta.db_table} AS t (day, key, value, requests,
         unpriced_requests, cost, updated_at)
-    SELECT day, tag.key, tag.value, count(*), count(*) FILTER (WHERE cost IS NULL),
+    SELECT day, key, value, count(*), count(*) FILTER (WHERE cost IS NULL),
         coalesce(sum(cost), 0), %(now)s
-    FROM new CROSS JOIN LATERAL jsonb_each_text(new.tags) AS tag
-    WHERE tag.key = ANY(%(tag_keys)s) AND tag.value <> ''
-    GROUP BY day, tag.key, tag.value ORDER BY day, tag.key, tag.value
+    FROM tagged GROUP BY day, key, value ORDER BY day, key, value
     ON CONFLICT (day, key, value) DO UPDATE SET requests = t.requests + EXCLUDED.requests,
         unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
         cost = t.cost + EXCLUDED.cost, updated_at = EXCLUDED.updated_at
@@ -311,6 +323,13 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
         [(*key, requests, unpriced, cost, now) for key, (requests, unpriced, cost) in tags.items()],
     )
     _upsert_adding(
+        LlmUsageTagKeyDaily._meta.db_table,
+        ["day", "key", "requests", "unpriced_requests", "cost", "updated_at"],
+        2,
+        3,
+        [(*key, *figures, now) for key, figures in _by_key(tags).items()],
+    )
+    _upsert_adding(
         LlmUsageDaily._meta.db_table,
         [*ROLLUP_KEY, *ROLLUP_ADDED, "currency", "updated_at"],
         len(ROLLUP_KEY),
@@ -375,6 +394,7 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     days = sorted(set(days))
     LlmUsageDaily.objects.filter(source=LlmUsageSource.EVENTS, day__in=days).delete()
     LlmUsageTagDaily.objects.filter(day__in=days).delete()
+    LlmUsageTagKeyDaily.objects.filter(day__in=days).delete()
     _tags_rebuild(days)
     CostEntry.objects.filter(
         source=Source.USAGE, reference=EVENTS_REFERENCE, charge_period_start__in=days
@@ -419,6 +439,15 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     )
 
 
+def _by_key(totals: dict[tuple, list]) -> dict[tuple, list]:
+    """Tag totals per (day, key, value) added up per (day, key)."""
+    by_key: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
+    for (day, key, _), figures in totals.items():
+        for i, value in enumerate(figures):
+            by_key[(day, key)][i] += value
+    return by_key
+
+
 def _tags_rebuild(days: list[date]) -> None:
     totals: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
     events = LlmUsageEvent.objects.filter(day__in=days).values_list("day", "tags", "cost")
@@ -433,6 +462,10 @@ def _tags_rebuild(days: list[date]) -> None:
     LlmUsageTagDaily.objects.bulk_create(
         LlmUsageTagDaily(day=d, key=k, value=v, requests=r, unpriced_requests=u, cost=c)
         for (d, k, v), (r, u, c) in totals.items()
+    )
+    LlmUsageTagKeyDaily.objects.bulk_create(
+        LlmUsageTagKeyDaily(day=d, key=k, requests=r, unpriced_requests=u, cost=c)
+        for (d, k), (r, u, c) in _by_key(totals).items()
     )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:

@@ -25,7 +25,9 @@ from costledger.models import (
     LlmUsageEvent,
     LlmUsageModelDaily,
     LlmUsageTagDaily,
+    LlmUsageTagKeyDaily,
     LlmUsageTagLatest,
+    LlmUsageTagLatestCount,
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
@@ -381,12 +383,13 @@ def test_the_portable_writer_stores_what_the_postgresql_writer_stores(gpt4o, mon
                              "quantity", "source", "reference", "unit", "category"]),
                 (LlmUsageTagDaily, ["day", "key", "value", "requests", "unpriced_requests",
                                     "cost"]),
+                (LlmUsageTagKeyDaily, ["day", "key", "requests", "unpriced_requests", "cost"]),
             )
         }  # fmt: skip
         return outcomes, rows, user_sums(), model_sums()
 
     by_postgresql = stored()
-    for model in (LlmUsageEvent, LlmUsageDaily, CostEntry, LlmUsageTagDaily):
+    for model in (LlmUsageEvent, LlmUsageDaily, CostEntry, LlmUsageTagDaily, LlmUsageTagKeyDaily):
         model.objects.all().delete()
     with monkeypatch.context() as patched:
         patched.setattr(connection, "vendor", "portable")
@@ -470,6 +473,28 @@ def latest_of_tag_days() -> dict[tuple, date]:
     return latest
 
 
+def assert_tag_sums_follow_tag_days():
+    """The latest day per value, the count of values per latest day and the sums per key
+    equal what LlmUsageTagDaily gives."""
+    latest = latest_of_tag_days()
+    assert tag_latest() == latest
+    counts = defaultdict(int)
+    for (key, _), day in latest.items():
+        counts[(key, day)] += 1
+    stored = LlmUsageTagLatestCount.objects.exclude(values=0).values_list("key", "day", "values")
+    assert {(key, day): n for key, day, n in stored} == dict(counts)
+    by_key = defaultdict(lambda: [0, 0, Decimal(0)])
+    for day, key, requests, unpriced, cost in LlmUsageTagDaily.objects.values_list(
+        "day", "key", "requests", "unpriced_requests", "cost"
+    ):
+        for i, value in enumerate((requests, unpriced, cost)):
+            by_key[(day, key)][i] += value
+    stored = LlmUsageTagKeyDaily.objects.values_list(
+        "day", "key", "requests", "unpriced_requests", "cost"
+    )
+    assert {(d, k): [r, u, c] for d, k, r, u, c in stored} == dict(by_key)
+
+
 def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
     day0 = DAY - timedelta(days=1)
     rng = random.Random(11)
@@ -483,7 +508,7 @@ def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
     ]
     llm_events_record(events=events)
     llm_events_record(events=events[:10])  # re-sent: nothing moves
-    assert tag_latest() == latest_of_tag_days()
+    assert_tag_sums_follow_tag_days()
 
     def by_events(first, last):
         stored = LlmUsageEvent.objects.filter(day__gte=first, day__lte=last)
@@ -507,10 +532,12 @@ def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
     moved = next(v for (k, v), d in last_of.items() if k == "conversation_id" and d == DAY2)
     LlmUsageEvent.objects.filter(day=DAY2, tags__conversation_id=moved).delete()
     llm_usage_rebuild(days=[DAY2])
-    assert tag_latest() == latest_of_tag_days()
+    assert_tag_sums_follow_tag_days()
     assert tag_latest().get(("conversation_id", moved), day0) < DAY2
     LlmUsageEvent.objects.filter(tags__conversation_id=moved).delete()
     llm_usage_rebuild(days=[day0, DAY])
     assert ("conversation_id", moved) not in tag_latest()
-    assert tag_latest() == latest_of_tag_days()
+    assert_tag_sums_follow_tag_days()
     assert counted(day0, DAY2)[0] == by_events(day0, DAY2) == 11
+    cost = sum(e.cost for e in LlmUsageEvent.objects.filter(day__gte=DAY))
+    assert llm_tag_totals(start=DAY, end=DAY2, keys=[]).conversation_cost == cost
