@@ -187,21 +187,15 @@ def main():
     from costledger.llm_selectors import _active_users
 
     active_ms = timed(lambda: _active_users(**window), runs=10)
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # the two counts the page gets from its own tables
         cursor.execute(
-            "SELECT count(DISTINCT user_id) FROM costledger_llmusageevent "
-            "WHERE day BETWEEN %(start)s AND %(end)s AND user_id <> ''",
-            window,
-        )
-        raw_users = cursor.fetchone()[0]
-    active = llm_usage_totals(**window).active_users
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT tags->>'conversation_id') FROM costledger_llmusageevent "
+            "SELECT count(DISTINCT user_id) FILTER (WHERE user_id <> ''), "
+            "count(DISTINCT tags->>'conversation_id') FROM costledger_llmusageevent "
             "WHERE day BETWEEN %(start)s AND %(end)s",
             window,
         )
-        raw_conversations = cursor.fetchone()[0]
+        raw_users, raw_conversations = cursor.fetchone()
+    active = llm_usage_totals(**window).active_users
     conversations = llm_tag_totals(**window, keys=[]).conversations
     print(f"data: {events:,} LLM events, {rollup:,} rollup rows, {entries:,} cost entries")
     print(
