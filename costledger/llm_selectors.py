@@ -573,9 +573,10 @@ def _distinct_values(key: str, *, start: date, end: date) -> tuple[int, Decimal]
             latest, to_date, cost = cursor.fetchone()
             if latest is None or latest <= end:
                 return int(to_date), cost
-    cost = LlmUsageTagKeyDaily.objects.filter(day__gte=start, day__lte=end, key=key).aggregate(
-        cost=Sum("cost")
-    )["cost"] or Decimal(0)
+    else:
+        cost = LlmUsageTagKeyDaily.objects.filter(day__gte=start, day__lte=end, key=key).aggregate(
+            cost=Sum("cost")
+        )["cost"] or Decimal(0)
     rows = LlmUsageTagDaily.objects.filter(day__gte=start, day__lte=end, key=key)
     # COUNT over a DISTINCT subquery: hashed, where COUNT(DISTINCT) sorts (by collation).
     return rows.values("value").distinct().order_by().count(), cost

@@ -271,7 +271,7 @@ def _upsert_adding(table: str, columns: list[str], keys: int, adds: int, rows) -
         )
 
 
-def _record_portable(rows: list[tuple], events: dict[str, "UsageEvent"], costed) -> set[str]:
+def _record_portable(rows: list[tuple], events: dict[str, UsageEvent], costed) -> set[str]:
     """What `_record_postgresql` does, for any database (the SQLite quick start): the events
     inserted with ON CONFLICT DO NOTHING RETURNING, the sums added up in Python."""
     inserted = {
@@ -293,15 +293,8 @@ def _rollups_add(events: list[tuple[UsageEvent, tuple]]) -> None:
     rollups: dict[tuple, list] = defaultdict(lambda: [0] * 10 + [Decimal(0)])
     costs: dict[tuple, list] = defaultdict(lambda: [Decimal(0), 0])
     tags: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
-    tag_keys = settings.LLM_TAG_KEYS
     for event, (cost, _, _) in events:
-        for key in tag_keys:
-            value = (event.tags or {}).get(key)
-            if value:
-                tag = tags[(event.day, key, value)]
-                tag[0] += 1
-                tag[1] += cost is None
-                tag[2] += cost or 0
+        _tags_add(tags, event.day, event.tags, cost)
         row = rollups[(event.day, event.user_id, event.provider, event.model)]
         row[0] += 1
         row[1] += event.is_error
@@ -439,6 +432,18 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     )
 
 
+def _tags_add(totals: dict[tuple, list], day: date, tags: dict | None, cost) -> None:
+    """Add one event to the [requests, unpriced, cost] of its day and tag values (the keys of
+    LLM_TAG_KEYS it carries, with a value)."""
+    for key in settings.LLM_TAG_KEYS:
+        value = (tags or {}).get(key)
+        if value:
+            total = totals[(day, key, value)]
+            total[0] += 1
+            total[1] += cost is None
+            total[2] += cost or 0
+
+
 def _by_key(totals: dict[tuple, list]) -> dict[tuple, list]:
     """Tag totals per (day, key, value) added up per (day, key)."""
     by_key: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
@@ -452,13 +457,7 @@ def _tags_rebuild(days: list[date]) -> None:
     totals: dict[tuple, list] = defaultdict(lambda: [0, 0, Decimal(0)])
     events = LlmUsageEvent.objects.filter(day__in=days).values_list("day", "tags", "cost")
     for day, tags, cost in events.iterator(chunk_size=5000):
-        for key in settings.LLM_TAG_KEYS:
-            value = (tags or {}).get(key)
-            if value:
-                total = totals[(day, key, value)]
-                total[0] += 1
-                total[1] += cost is None
-                total[2] += cost or 0
+        _tags_add(totals, day, tags, cost)
     LlmUsageTagDaily.objects.bulk_create(
         LlmUsageTagDaily(day=d, key=k, value=v, requests=r, unpriced_requests=u, cost=c)
         for (d, k, v), (r, u, c) in totals.items()
