@@ -1,8 +1,9 @@
 """POST /api/v1/usage/events: auth, per-event outcomes, duplicates, costs and rollups."""
 
 import json
+import random
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from collectors import ingest
 from collectors.ingest_keys import ingest_key_create, ingest_keys_revoke
 from collectors.models import IngestKey
 from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent, ModelPrice
@@ -255,3 +257,91 @@ def test_rollups_equal_the_sum_of_their_events(client, key, gpt4o):
 def test_the_route_is_post_only(client, key):
     assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 405
     assert reverse("api-usage-events") == URL
+
+
+# --- The fast path: a batch msgspec decodes and checks in one pass ----------------------------
+
+# Values of each field, good and bad: what a client may send. The fast path must take exactly
+# what `event_parse` takes, or hand the batch over to it.
+VARIANTS = {
+    "event_id": ["e", "x" * 200, "x" * 201, "", None, 7],
+    "timestamp": ["2026-11-20T09:30:00Z", "2026-11-20T09:30:00+02:00", "2026-11-20 09:30:00Z",
+                  "2026-11-20T09:30:00", "2026-11-20T09:30:00.123456+00:00", "2099-01-01T00:00:00Z",
+                  "soon", None],
+    "provider": ["openai", "open-router.v2", "Open AI", "openai\n", "", "a" * 65, None],
+    "model": ["gpt-4o", "", "m" * 201, 5],
+    "user_id": ["u1", "", None, "u" * 201, 3],
+    "input_tokens": [0, 1200, -1, 1.0, 1.5, "12", True, None, 10**15, 10**15 + 1],
+    "cache_read_tokens": [0, 400, Decimal("2.0")],
+    "images": [0, 2, -3],
+    "latency_ms": [None, 0, 350, -2, 2.5],
+    "status": ["ok", "error", "failed", None],
+    "error_type": ["", "rate_limit", "e" * 101, 1],
+    "cost": [None, 0, 1, Decimal("0.0123"), "0.5", -1, True, "cheap"],
+    "currency": [None, "USD", "EUR", ""],
+    "tags": [None, {}, {"agent": "a"}, {"a" * 65: "x"}, {"k": "v" * 201}, {"k": 1}, ["x"],
+             {f"k{i}": "v" for i in range(33)}],
+    "prompt": ["hello"],
+}  # fmt: skip
+
+
+def _random_event(rng: random.Random) -> dict:
+    event = {"event_id": "e", "timestamp": "2026-11-20T09:30:00Z", "provider": "openai",
+             "model": "gpt-4o"}  # fmt: skip
+    for name in rng.sample(sorted(VARIANTS), rng.randrange(0, 4)):
+        value = rng.choice(VARIANTS[name])
+        if value is None and rng.random() < 0.5:
+            event.pop(name, None)  # absent rather than null
+        else:
+            event[name] = value
+    return event
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_takes_exactly_what_the_full_check_takes(seed):
+    rng = random.Random(seed)
+    latest = datetime(2026, 11, 21, tzinfo=UTC)
+    taken = 0
+    for _ in range(600):
+        event = _random_event(rng)
+        # Decimals travel as JSON numbers, as a client writes them.
+        body = (
+            json.dumps({"events": [event]}, default=lambda d: f"__n{d}__")
+            .replace('"__n', "")
+            .replace('__"', "")
+        )
+        fast = ingest._batch_fast(body.encode(), latest)
+        full, errors = ingest.event_parse(
+            json.loads(body, parse_float=Decimal)["events"][0], latest
+        )
+        if fast is None:
+            continue  # the full check judges it, as the view does
+        taken += 1
+        assert errors == {} and fast == [full], body
+    assert taken > 50  # the fast path does take the usual events
+
+
+def test_a_batch_with_one_bad_event_gets_every_reason_by_index(client, key, gpt4o):
+    """One bad event sends the whole batch through the full check: the good ones are stored
+    all the same, the bad one names each of its bad fields."""
+    events = [event("ok1"), event("bad", provider="Open AI", timestamp="2026-11-20T09:30:00"),
+              event("ok2")]  # fmt: skip
+    results = post(client, key, events).json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert set(results[1]["errors"]) == {"provider", "timestamp"}
+
+
+@pytest.mark.parametrize("raw", ["0", "1", '"0.00"'])
+def test_a_whole_number_cost_is_a_cost(client, key, gpt4o, raw):
+    body = (
+        '{"events": [' + json.dumps(event("e1"))[:-1] + f', "cost": {raw}, "currency": "USD"}}]}}'
+    )
+    assert post(client, key, None, raw=body).status_code == 200
+    stored = LlmUsageEvent.objects.get()
+    assert (stored.cost, stored.cost_source) == (Decimal(json.loads(raw)), "provider")
+
+
+def test_a_provider_with_a_final_newline_is_refused(client, key):
+    response = post(client, key, [event("e1", provider="openai\n")])
+    assert response.status_code == 400
+    assert "lower-case slug" in response.json()["results"][0]["errors"]["provider"]
