@@ -6,8 +6,11 @@ Micro compute add-on (covered by the Pro compute credit) and a dedicated IPv4 ($
 plan 25/30 -> 0.83, disk 1.25/30 -> 0.04, IPv4 4/30 -> 0.13; 1.00 for the day, 30.25 a month.
 """
 
+from calendar import monthrange
 from datetime import date, timedelta
+from decimal import Decimal
 
+from costledger.money import split_evenly
 from tests.fakeproviders.server import Route, fixture
 
 REF = "abcdefghijklmnopqrst"
@@ -66,6 +69,16 @@ EXPECTED = {
     "users_total": 4,
     "plan": "pro",
     "disk_size_gb": 18,
-    "estimate": "1.00",
+    "estimate": "1.00",  # on a day of a 30-day month, as DAY is: see `expected_on`
     "estimate_monthly": "30.250",
 }
+
+
+MONTHLY_LINES = [Decimal("25"), Decimal("1.25"), Decimal("4")]  # plan, disk, IPv4
+
+
+def expected_on(day: date) -> dict:
+    """EXPECTED for a sync of `day`: each line's month is spread over the month's days."""
+    days = monthrange(day.year, day.month)[1]
+    estimate = sum(split_evenly(line, "USD", days)[day.day - 1] for line in MONTHLY_LINES)
+    return {**EXPECTED, "estimate": str(estimate)}
