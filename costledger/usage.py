@@ -6,13 +6,14 @@ Events are idempotent on event_id (INSERT ... ON CONFLICT DO NOTHING RETURNING):
 event, even concurrently, is a duplicate and adds nothing anywhere.
 """
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 
+import msgspec
 import psycopg
 from django.conf import settings
 from django.db import connection, transaction
@@ -71,9 +72,10 @@ class UsageEvent:
     cost: Decimal | None = None  # reported by the provider: wins over the price book
     currency: str = "USD"
 
-    @property
+    @cached_property
     def day(self) -> date:
-        return self.timestamp.astimezone(UTC).date()
+        timestamp = self.timestamp
+        return (timestamp if timestamp.tzinfo is UTC else timestamp.astimezone(UTC)).date()
 
     @property
     def usage(self) -> TokenUsage:
@@ -87,12 +89,20 @@ class UsageEvent:
         )
 
 
-def event_cost(event: UsageEvent, book: PriceBook) -> tuple[Decimal | None, str, int | None]:
+def event_cost(
+    event: UsageEvent, book: PriceBook, prices: dict | None = None
+) -> tuple[Decimal | None, str, int | None]:
     """(cost, cost source, price id): the provider's figure, else the price book's, else
-    unpriced (cost None, never 0)."""
+    unpriced (cost None, never 0). `prices`: a batch's memo of the book's answers."""
     if event.cost is not None:
         return event.cost, CostSource.PROVIDER, None
-    price = book.price_for(event.provider, event.model, event.day)
+    name = (event.provider, event.model, event.day)
+    if prices is None:
+        price = book.price_for(*name)
+    elif name in prices:
+        price = prices[name]
+    else:
+        price = prices[name] = book.price_for(*name)
     if price is None:
         return None, CostSource.UNPRICED, None
     try:
@@ -113,9 +123,10 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
     cost, cost_source, price_id = costed
     return (
         event.event_id, event.timestamp, event.day, event.user_id, event.provider, event.model,
-        *(getattr(event, c) for c in COUNTS), event.images, event.is_error, event.error_type,
-        event.latency_ms, json.dumps(event.tags or {}), cost, "USD", cost_source, price_id,
-        ingest_key, now,
+        event.input_tokens, event.output_tokens, event.cache_read_tokens,
+        event.cache_write_tokens, event.reasoning_tokens, event.images, event.is_error,
+        event.error_type, event.latency_ms, msgspec.json.encode(event.tags or {}).decode(),
+        cost, "USD", cost_source, price_id, ingest_key, now,
     )  # fmt: skip
 
 
@@ -365,7 +376,8 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
         pairs={(e.provider, e.model) for e in unique.values()},
         until=max(e.day for e in unique.values()),
     )
-    costed = {event_id: event_cost(event, book) for event_id, event in unique.items()}
+    prices: dict = {}
+    costed = {event_id: event_cost(event, book, prices) for event_id, event in unique.items()}
     now = timezone.now()
     rows = [_event_row(e, costed[event_id], ingest_key, now) for event_id, e in unique.items()]
     if connection.vendor == "postgresql":
