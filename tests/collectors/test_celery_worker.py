@@ -94,7 +94,7 @@ def test_a_real_worker_runs_sync_all_against_the_fake_providers(settings, tmp_pa
     assert results == {name: ("ok", "") for name in COLLECTOR_NAMES}, log.read_text()[-3000:]
     for collector_run in run.collector_runs.all():
         module = provider_module(collector_run.collector)
-        # Supabase's estimate of a day depends on its month's length.
+        # The Supabase and Weaviate estimates of a day depend on its month's length.
         expected = module.expected_on(today) if hasattr(module, "expected_on") else module.EXPECTED
         figures = {k: str(collector_run.figures.get(k)) for k in expected}
         assert figures == {k: str(v) for k, v in expected.items()}, collector_run.collector

@@ -7,6 +7,11 @@ million a month that is 184.224 (over the 25 minimum), 6.141 on 2026-11-20 (30-d
 184,224 thousandths split over 30 days, the first 24 days get 6.141).
 """
 
+from calendar import monthrange
+from datetime import date
+from decimal import Decimal
+
+from costledger.money import split_evenly
 from tests.fakeproviders.server import Route, fixture
 
 DIMENSIONS = {"Article": 1536, "Author": 384}
@@ -38,3 +43,10 @@ EXPECTED = {
     "estimate_monthly": "184.2240",
     "currency": "USD",
 }
+
+
+def expected_on(day: date) -> dict:
+    """EXPECTED for a sync of `day`: the month's estimate is spread over the month's days."""
+    days = monthrange(day.year, day.month)[1]
+    pieces = split_evenly(Decimal(EXPECTED["estimate_monthly"]), "USD", days)
+    return {**EXPECTED, "estimate": str(pieces[day.day - 1])}
