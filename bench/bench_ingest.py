@@ -10,8 +10,10 @@ The physical limit: COPY of the same number of rows straight into the events tab
 """
 
 import argparse
+import bisect
 import http.client
 import io
+import itertools
 import json
 import os
 import random
@@ -28,15 +30,38 @@ PORT = 8931
 MODELS = [("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
 
 
-def batches(count: int, size: int = 1000) -> list[bytes]:
+USERS = 100_000
+
+
+def _user_picker(workload: str, rng: random.Random):
+    """`distinct`: every event from a user drawn uniformly from 100,000, so nearly every event
+    is a new (user, day, model) and a new conversation: the worst case for the sums.
+    `realistic`: the same users with heavy-tailed activity, the user of activity rank r
+    weighing (r + 1)^-0.7 (as in bench_llm_endpoints: the top 1% send a quarter of the
+    requests), and conversations of about 8 requests."""
+    if workload == "distinct":
+        return lambda: rng.randrange(USERS)
+    weights = [(r + 1) ** -0.7 for r in range(USERS)]
+    cumulative = list(itertools.accumulate(weights))
+    return lambda: bisect.bisect(cumulative, rng.random() * cumulative[-1])
+
+
+def batches(count: int, size: int = 1000, workload: str = "distinct") -> list[bytes]:
     start = datetime.now(UTC) - timedelta(days=2)
     rng = random.Random(7)
+    pick = _user_picker(workload, rng)
+    sent: dict[int, int] = {}
     bodies = []
     for b in range(count):
         events = []
         for i in range(size):
             provider, model = MODELS[i % len(MODELS)]
-            user = rng.randrange(100_000)
+            user = pick()
+            sent[user] = sent.get(user, 0) + 1
+            conversation = (
+                f"c{user}-{rng.randrange(4)}" if workload == "distinct"
+                else f"c{user}-{sent[user] // 8}"
+            )  # fmt: skip
             events.append({
                 "event_id": f"bench-{b}-{i}",
                 "timestamp": (start + timedelta(milliseconds=50 * (b * size + i))).isoformat(),
@@ -45,7 +70,7 @@ def batches(count: int, size: int = 1000) -> list[bytes]:
                 "input_tokens": rng.randrange(50, 4000), "output_tokens": rng.randrange(10, 800),
                 "cache_read_tokens": rng.randrange(0, 2000), "latency_ms": rng.randrange(200, 9000),
                 # A conversation is several requests: each user has a few going at a time.
-                "tags": {"feature": "chat", "conversation_id": f"c{user}-{rng.randrange(4)}"},
+                "tags": {"feature": "chat", "conversation_id": conversation},
             })  # fmt: skip
         bodies.append(json.dumps({"events": events}).encode())
     return bodies
@@ -126,10 +151,35 @@ def copy_rate(rows: int) -> float:
     return rows / elapsed
 
 
+def _connect():
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"], autocommit=True
+    )
+
+
+def sums_check() -> None:
+    """The sums the triggers and the ingest statement keep, against the events: the same."""
+    with _connect() as conn:
+        daily, users, models, events, tags = conn.execute(
+            "SELECT (SELECT sum(requests) FROM costledger_llmusagedaily), "
+            "(SELECT sum(requests) FROM costledger_llmusageuserdaily), "
+            "(SELECT sum(requests) FROM costledger_llmusagemodeldaily), "
+            "(SELECT count(*) FROM costledger_llmusageevent), "
+            "(SELECT sum(requests) FROM costledger_llmusagetagkeydaily)"
+        ).fetchone()
+    if not (daily == users == models == events and tags == 2 * events):
+        raise SystemExit(f"sums differ: {daily=} {users=} {models=} {events=} {tags=}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workload", choices=["distinct", "realistic"], default="realistic")
     args = parser.parse_args()
 
     fresh_database()
@@ -140,7 +190,8 @@ def main():
     from collectors.ingest_keys import ingest_key_create
 
     key = ingest_key_create(name="bench")[1]
-    bodies = batches(int(args.seconds * 60) + 20)  # more than can be sent in the time
+    # More than can be sent in the time.
+    bodies = batches(int(args.seconds * 60) + 20, workload=args.workload)
     server = serve(env)
     try:
         post_all(bodies[:5], key, 30, 1)  # warm-up: imports, connections, price cache
@@ -150,11 +201,15 @@ def main():
         server.wait(timeout=30)
     if set(statuses) != {200}:
         raise SystemExit(f"not every batch was accepted: {statuses}")
-    from costledger.models import LlmUsageEvent
+    sums_check()
+    from costledger.models import LlmUsageEvent, LlmUsageTagDaily, LlmUsageUserDaily
 
     stored = LlmUsageEvent.objects.count()
     rate = sent * 1000 / elapsed
     copy = copy_rate(200_000)
+    print(f"workload {args.workload}: {LlmUsageUserDaily.objects.count():,} user days, "
+          f"{LlmUsageTagDaily.objects.filter(key='conversation_id').count():,} conversation days"
+          f" for {stored:,} events")  # fmt: skip
     print(f"gunicorn 2 workers, {args.clients} client threads, batches of 1,000, {elapsed:.1f} s")
     print(f"requests: {sent} (statuses {statuses}); events stored: {stored}")
     print(f"ingest: {rate:,.0f} events/s  (target >= 20,000) {'OK' if rate >= 20000 else 'BELOW'}")
