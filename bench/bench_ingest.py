@@ -3,10 +3,11 @@
 The app is served as in production: gunicorn, 2 sync workers, DEBUG off, PostgreSQL. Clients
 post batches of 1,000 distinct events (pre-serialised, so the client costs little CPU) over
 keep-alive connections for --seconds, from --clients threads. Every event carries tokens of a
-priced model, so each is costed, stored, and added to its rollup and usage cost.
-The physical limit: COPY of the same number of rows straight into the events table.
+priced model, so each is costed, stored, and added to its rollup and usage cost. At the end
+the sums are checked against the events. The physical limit: COPY of the same number of rows
+straight into the events table. `--workload` (see `_user_picker`): realistic or distinct.
 
-    .venv/bin/python bench/bench_ingest.py [--seconds 20] [--clients 4]
+    .venv/bin/python bench/bench_ingest.py [--seconds 20] [--clients 4] [--workload distinct]
 """
 
 import argparse
