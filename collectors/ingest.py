@@ -243,8 +243,6 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
 
 
 def _body(request):
-    if len(request.body) > MAX_BYTES:
-        return None, _too_large(f"The body is over {MAX_BYTES // 2**20} MB; send smaller batches.")
     try:
         body = json.loads(request.body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
@@ -280,10 +278,10 @@ def usage_events(request):
     if (
         request.META.get("CONTENT_LENGTH", "0").isdigit()
         and int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BYTES
-    ):
+    ) or len(request.body) > MAX_BYTES:
         return _too_large(f"The body is over {MAX_BYTES // 2**20} MB; send smaller batches.")
     latest = timezone.now() + CLOCK_SKEW
-    fast = _batch_fast(request.body, latest) if len(request.body) <= MAX_BYTES else None
+    fast = _batch_fast(request.body, latest)
     if fast is not None:
         parsed, ids = [(event, {}) for event in fast], [event.event_id for event in fast]
     else:

@@ -179,6 +179,7 @@ class PriceBook:
             # Latest first; on the same date the admin's row before the package's.
             rows.sort(key=lambda p: (p.effective_from, p.source == PriceSource.ADMIN), reverse=True)
         self._prices = dict(by_name)
+        self._answers: dict[tuple[str, str, date], ModelPrice | None] = {}
 
     def _latest(self, name: tuple[str, str], day: date) -> ModelPrice | None:
         for price in self._prices.get(name, ()):
@@ -188,8 +189,14 @@ class PriceBook:
 
     def price_for(self, provider: str, model: str, day: date) -> ModelPrice | None:
         """The price in force on `day`: a row for the model exactly as named first, else one for
-        its package id. None when the model is unpriced."""
-        return self._latest((provider, model), day) or self._latest(price_key(provider, model), day)
+        its package id. None when the model is unpriced. (Remembered: a batch asks the same
+        question for most of its events.)"""
+        asked = (provider, model, day)
+        if asked not in self._answers:
+            self._answers[asked] = self._latest((provider, model), day) or self._latest(
+                price_key(provider, model), day
+            )
+        return self._answers[asked]
 
 
 def price_book_load(*, pairs: set[tuple[str, str]], until: date) -> PriceBook:

@@ -89,20 +89,12 @@ class UsageEvent:
         )
 
 
-def event_cost(
-    event: UsageEvent, book: PriceBook, prices: dict | None = None
-) -> tuple[Decimal | None, str, int | None]:
+def event_cost(event: UsageEvent, book: PriceBook) -> tuple[Decimal | None, str, int | None]:
     """(cost, cost source, price id): the provider's figure, else the price book's, else
-    unpriced (cost None, never 0). `prices`: a batch's memo of the book's answers."""
+    unpriced (cost None, never 0)."""
     if event.cost is not None:
         return event.cost, CostSource.PROVIDER, None
-    name = (event.provider, event.model, event.day)
-    if prices is None:
-        price = book.price_for(*name)
-    elif name in prices:
-        price = prices[name]
-    else:
-        price = prices[name] = book.price_for(*name)
+    price = book.price_for(event.provider, event.model, event.day)
     if price is None:
         return None, CostSource.UNPRICED, None
     try:
@@ -376,8 +368,7 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
         pairs={(e.provider, e.model) for e in unique.values()},
         until=max(e.day for e in unique.values()),
     )
-    prices: dict = {}
-    costed = {event_id: event_cost(event, book, prices) for event_id, event in unique.items()}
+    costed = {event_id: event_cost(event, book) for event_id, event in unique.items()}
     now = timezone.now()
     rows = [_event_row(e, costed[event_id], ingest_key, now) for event_id, e in unique.items()]
     if connection.vendor == "postgresql":
