@@ -7,11 +7,13 @@ with the reason per field.
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
 import msgspec
+import psycopg
+from django.db import DataError
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -19,7 +21,16 @@ from django.views.decorators.http import require_POST
 
 from collectors.ingest_keys import ingest_key_check
 from costledger.api import unauthorized
-from costledger.usage import UsageEvent, llm_events_record
+from costledger.usage import (
+    COST_OVER_LIMIT,
+    COST_PLACES,
+    MAX_EVENT_COST,
+    MAX_IMAGES,
+    MAX_LATENCY_MS,
+    MAX_TOKENS,
+    UsageEvent,
+    llm_events_record,
+)
 
 MAX_EVENTS = 1000
 MAX_BYTES = 5 * 1024 * 1024
@@ -33,17 +44,37 @@ COUNT_FIELDS = (
     "reasoning_tokens",
     "images",
 )
+LIMITS = {
+    **dict.fromkeys(COUNT_FIELDS, MAX_TOKENS),
+    "images": MAX_IMAGES,
+    "latency_ms": MAX_LATENCY_MS,
+}
 FIELDS = {
     "event_id", "timestamp", "user_id", "provider", "model", *COUNT_FIELDS, "cost",
     "currency", "status", "error_type", "latency_ms", "tags",
 }  # fmt: skip
 CLOCK_SKEW = timedelta(hours=1)
-MAX_COUNT = 10**15
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before it, a clock or a unit is wrong
+COST_QUANTUM = Decimal(1).scaleb(-COST_PLACES)
+# PostgreSQL text cannot hold NUL; a lone surrogate is not Unicode and cannot be stored either.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: str) -> str | None:
+    """Why `value` cannot be stored, or None."""
+    found = UNSTORABLE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode"
 
 
 def _text(event, name, errors, *, required=False, limit=200) -> str:
     value = event.get(name)
     if type(value) is str and 0 < len(value) <= limit:  # the usual case, checked first
+        if (reason := _unstorable(value)) is not None:
+            errors[name] = reason
         return value
     if value is None or value == "":
         if required:
@@ -58,8 +89,8 @@ def _text(event, name, errors, *, required=False, limit=200) -> str:
 
 
 def _count(event, name, errors) -> int:
-    value = event.get(name, 0)
-    if type(value) is int and 0 <= value <= MAX_COUNT:  # the usual case, checked first
+    value, limit = event.get(name, 0), LIMITS[name]
+    if type(value) is int and 0 <= value <= limit:  # the usual case, checked first
         return value
     if value is None:
         return 0
@@ -72,8 +103,8 @@ def _count(event, name, errors) -> int:
     if value < 0:
         errors[name] = "cannot be negative"
         return 0
-    if value > MAX_COUNT:
-        errors[name] = "is too large"
+    if value > limit:
+        errors[name] = f"is over {limit:,}, the most one request may carry"
         return 0
     return int(value)
 
@@ -92,6 +123,9 @@ def _timestamp(event, errors, latest: datetime) -> datetime | None:
         return None
     if value.tzinfo is None:
         errors["timestamp"] = "must carry a time zone (Z or +00:00): a naive time is ambiguous"
+        return None
+    if value < EARLIEST:
+        errors["timestamp"] = f"is before {EARLIEST:%Y-%m-%d}: check the client's clock"
         return None
     if value > latest:
         errors["timestamp"] = "is in the future"
@@ -119,12 +153,21 @@ def _cost(event, errors) -> Decimal | None:
         return None
     if value < 0:
         errors["cost"] = "cannot be negative"
+    elif value > MAX_EVENT_COST:
+        errors["cost"] = (
+            f"is over {MAX_EVENT_COST:,} USD, the most one request may cost (a cost in cents?)"
+        )
+    elif value != value.quantize(COST_QUANTUM):
+        errors["cost"] = (
+            f"has more than {COST_PLACES} decimal places, which would be rounded; round it to "
+            f"{COST_PLACES} places (0.0000000001 USD) before sending"
+        )
     if currency is None:
         errors["currency"] = "is required with a cost (USD)"
     elif currency != "USD":
         errors["currency"] = (
-            f"{currency!r} is not supported: LLM costs are recorded in USD; send the cost in "
-            "USD, or leave cost out to use the price book"
+            "is not supported: LLM costs are recorded in USD; send the cost in USD, or leave "
+            "cost out to use the price book"
         )
     return value
 
@@ -141,6 +184,10 @@ def _tags(event, errors) -> dict:
         for k, v in tags.items()
     ):
         errors["tags"] = "must map names (64 characters at most) to strings (200 at most)"
+    else:
+        reason = next(filter(None, map(_unstorable, (*tags, *tags.values()))), None)
+        if reason is not None:
+            errors["tags"] = f"a tag name or value {reason}"
     return tags
 
 
@@ -181,7 +228,7 @@ def event_parse(event, latest: datetime | None = None) -> tuple[UsageEvent | Non
 # types below: exactly what `event_parse` accepts, less its leniencies (nulls, counts written as
 # 5.0, times with a space...). Anything they refuse goes through `event_parse`, which is the
 # reference and names every bad field.
-_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 _Tags = Annotated[
     dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=200)]],
     msgspec.Meta(max_length=MAX_TAGS),
@@ -199,12 +246,12 @@ class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
     cache_read_tokens: _Count = 0
     cache_write_tokens: _Count = 0
     reasoning_tokens: _Count = 0
-    images: _Count = 0
+    images: Annotated[int, msgspec.Meta(ge=0, le=MAX_IMAGES)] = 0
     cost: Decimal | None = None
     currency: str | None = None
     status: Literal["ok", "error"] = "ok"
     error_type: Annotated[str, msgspec.Meta(max_length=100)] = ""
-    latency_ms: _Count | None = None
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_LATENCY_MS)] | None = None
     tags: _Tags = {}
 
 
@@ -216,17 +263,28 @@ _BATCH = msgspec.json.Decoder(_BatchIn)
 assert FIELDS == set(_EventIn.__struct_fields__)
 
 
+def _cost_usual(cost: Decimal) -> bool:
+    """A cost the fast path may take as it is: anything else, `_cost` judges."""
+    return (
+        cost.is_finite()
+        and 0 <= cost <= MAX_EVENT_COST
+        and cost.as_tuple().exponent >= -COST_PLACES
+    )
+
+
 def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
     """The events of a batch in which every one is valid, or None: let `event_parse` judge."""
+    if b"\\u0000" in body:  # msgspec refuses lone surrogates itself, but takes NUL
+        return None
     try:
         events = _BATCH.decode(body).events
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     parsed = []
     for e in events:
-        if e.timestamp > latest or (
+        if not EARLIEST <= e.timestamp <= latest or (
             (e.currency not in (None, "", "USD")) if e.cost is None
-            else (e.currency != "USD" or not e.cost.is_finite() or e.cost < 0)
+            else (e.currency != "USD" or not _cost_usual(e.cost))
         ):  # fmt: skip
             return None
         parsed.append(
@@ -242,26 +300,52 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
     return parsed
 
 
-def _body(request):
+def _bad_request(field: str, message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"errors": {field: message}}, status=status)
+
+
+def _events(body: bytes):
+    """The batch's list of events, or the 4xx saying why there is none."""
     try:
-        body = json.loads(request.body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        return None, JsonResponse({"errors": {"body": "is not valid JSON"}}, status=400)
-    events = body.get("events") if isinstance(body, dict) else None
+        data = json.loads(body, parse_float=Decimal)
+    except RecursionError:
+        return None, _bad_request("body", "is nested too deeply to be a batch of events")
+    except UnicodeDecodeError:
+        return None, _bad_request("body", "is not UTF-8")
+    except ValueError as error:  # JSONDecodeError, or an integer of over 4,300 digits
+        return None, _bad_request("body", f"is not valid JSON: {error}"[:300])
+    events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list) or not events:
-        return None, JsonResponse(
-            {"errors": {"events": 'is required: {"events": [ ... ]} with at least one event'}},
-            status=400,
+        return None, _bad_request(
+            "events", 'is required: {"events": [ ... ]} with at least one event'
         )
     if len(events) > MAX_EVENTS:
-        return None, _too_large(
-            f"{len(events)} events in one request; send at most {MAX_EVENTS} per request."
+        return None, _bad_request(
+            "events",
+            f"{len(events)} events in one request; send at most {MAX_EVENTS} per request.",
+            413,
         )
     return events, None
 
 
-def _too_large(message):
-    return JsonResponse({"errors": {"events": message}}, status=413)
+def _body(request) -> bytes | None:
+    """The request body, or None when it is over MAX_BYTES. Read here rather than through
+    `request.body`, whose limit (DATA_UPLOAD_MAX_MEMORY_SIZE) is the admin forms'."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        return None
+    body = request.read(MAX_BYTES + 1)
+    return body if len(body) <= MAX_BYTES else None
+
+
+def _answer(payload: dict, status: int) -> HttpResponse:
+    """The JSON answer, whatever the client sent: an event id holding a lone surrogate is
+    escaped (\\ud800) rather than failing after the batch was committed."""
+    try:
+        content = msgspec.json.encode(payload)
+    except UnicodeEncodeError:
+        content = json.dumps(payload).encode()
+    return HttpResponse(content, status=status, content_type="application/json")
 
 
 @csrf_exempt  # API-key authenticated, never by cookie
@@ -275,23 +359,30 @@ def usage_events(request):
             "Send `Authorization: Bearer <key>` with an active usage API key (admin: "
             "Collectors > Usage ingest API keys)."
         )
-    if (
-        request.META.get("CONTENT_LENGTH", "0").isdigit()
-        and int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BYTES
-    ) or len(request.body) > MAX_BYTES:
-        return _too_large(f"The body is over {MAX_BYTES // 2**20} MB; send smaller batches.")
+    body = _body(request)
+    if body is None:
+        return _bad_request(
+            "body", f"is over {MAX_BYTES // 2**20} MB; send smaller batches.", status=413
+        )
     latest = timezone.now() + CLOCK_SKEW
-    fast = _batch_fast(request.body, latest)
+    fast = _batch_fast(body, latest)
     if fast is not None:
         parsed, ids = [(event, {}) for event in fast], [event.event_id for event in fast]
     else:
-        events, error = _body(request)
+        events, error = _events(body)
         if error:
             return error
         parsed = [event_parse(event, latest) for event in events]
         ids = [e.get("event_id") if isinstance(e, dict) else None for e in events]
     valid = [event for event, _ in parsed if event is not None]
-    outcomes = iter(llm_events_record(events=valid, ingest_key=key.name)) if valid else iter(())
+    try:
+        outcomes = iter(llm_events_record(events=valid, ingest_key=key.name) if valid else ())
+    except (DataError, psycopg.DataError):  # a day's sums full: the batch was rolled back
+        return _bad_request(
+            "events",
+            "would take a day's usage sums past what they can hold; nothing was stored. "
+            "Check the counts and costs, or send the events in smaller batches over time.",
+        )
     results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0}
     for index, (event, errors) in enumerate(parsed):
         status = next(outcomes) if event is not None else "rejected"
@@ -299,12 +390,10 @@ def usage_events(request):
         result = {"index": index, "status": status}
         if isinstance(ids[index], str):
             result["event_id"] = ids[index]
-        if errors:
-            result["errors"] = errors
+        if errors or status == "rejected":
+            result["errors"] = errors or {"cost": COST_OVER_LIMIT}
         results.append(result)
-    code = 400 if not valid else 207 if counts["rejected"] else 200
-    return HttpResponse(
-        msgspec.json.encode({**counts, "results": results}),
-        status=code,
-        content_type="application/json",
+    code = (
+        400 if not counts["accepted"] + counts["duplicate"] else 207 if counts["rejected"] else 200
     )
+    return _answer({**counts, "results": results}, code)

@@ -35,6 +35,8 @@ def ingest_key_check(*, presented: str) -> IngestKey | None:
     if not presented.startswith(KEY_PREFIX):
         return None
     prefix = presented[len(KEY_PREFIX) :].split("_", 1)[0]
+    if not (len(prefix) == 8 and all(c in "0123456789abcdef" for c in prefix)):
+        return None  # not one of ours (token_hex(4)); nothing to look up
     key = IngestKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.key_hash, _hash(presented)):
         return None

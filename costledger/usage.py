@@ -49,6 +49,19 @@ COUNTS = (
     "reasoning_tokens",
 )
 
+# What one event may carry. Each bound fits its column, and at the largest values a day's sums
+# (cost numeric(24,10), token counts bigint, the usage entry's quantity numeric(28,10)) still
+# hold a billion events per user and model: more than a whole day of ingest at full speed.
+MAX_TOKENS = 100_000_000  # per kind: ten times the largest context window on sale
+MAX_IMAGES = 100_000
+MAX_LATENCY_MS = 86_400_000  # a day
+MAX_EVENT_COST = Decimal(100_000)  # USD, reported or computed from the price book
+COST_PLACES = 10  # the cost columns' scale: a reported cost with more places is refused
+COST_OVER_LIMIT = (
+    f"the cost computed from the price book is over {MAX_EVENT_COST:,} USD, the most one request "
+    "may cost: check the token counts and the model's price"
+)
+
 
 @dataclass
 class UsageEvent:
@@ -358,7 +371,8 @@ COST_REST = ["category", "currency", "unit", "adjustment", "tags", "created_at",
 @transaction.atomic
 def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list[str]:
     """Store the events, then add the new ones to rollups and usage costs. Returns, per event,
-    "accepted", or "duplicate" when already stored or repeated earlier in the batch."""
+    "accepted"; "duplicate" when already stored or repeated earlier in the batch; "rejected"
+    when its cost is over MAX_EVENT_COST (COST_OVER_LIMIT says why; nothing of it is stored)."""
     unique: dict[str, UsageEvent] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
@@ -368,10 +382,20 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
         pairs={(e.provider, e.model) for e in unique.values()},
         until=max(e.day for e in unique.values()),
     )
-    costed = {event_id: event_cost(event, book) for event_id, event in unique.items()}
+    costed, refused = {}, set()
+    for event_id, event in unique.items():
+        cost = event_cost(event, book)
+        if cost[0] is not None and cost[0] > MAX_EVENT_COST:
+            refused.add(event_id)
+        else:
+            costed[event_id] = cost
     now = timezone.now()
-    rows = [_event_row(e, costed[event_id], ingest_key, now) for event_id, e in unique.items()]
-    if connection.vendor == "postgresql":
+    rows = [
+        _event_row(unique[event_id], cost, ingest_key, now) for event_id, cost in costed.items()
+    ]
+    if not rows:
+        inserted = set()
+    elif connection.vendor == "postgresql":
         inserted = _record_postgresql(rows, now)
     else:
         inserted = _record_portable(rows, unique, costed)
@@ -379,7 +403,9 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
     for event in events:
         new = event.event_id in inserted and event.event_id not in first
         first.add(event.event_id)
-        outcome.append("accepted" if new else "duplicate")
+        outcome.append(
+            "rejected" if event.event_id in refused else "accepted" if new else "duplicate"
+        )
     return outcome
 
 
