@@ -6,10 +6,13 @@ to the collector errors the sync run records. Tests fake this one thing (with `r
 import email.utils
 import logging
 import random
+import socket
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,14 +36,90 @@ def _sleep(seconds: float) -> None:  # a seam: tests replace it instead of sleep
     time.sleep(seconds)
 
 
+def _host(url: str) -> str:
+    """host[:port] of a URL, without the user info (it may carry a secret)."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
 def _safe_url(url: str) -> str:
     """The URL without its query string or user info: both may carry secrets."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+    return urlunsplit((parts.scheme, _host(url), parts.path, "", ""))
 
 
-def _retry_after(response: requests.Response | None) -> float | None:
-    value = response.headers.get("Retry-After") if response is not None else None
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and everything it wraps: requests wraps urllib3, which wraps the socket's
+    error, in __cause__, __context__, args or urllib3's `reason`."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or current in found:
+            continue
+        found.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += [arg for arg in current.args if isinstance(arg, BaseException)]
+    return found
+
+
+def request_error_in_words(error: BaseException, *, url: str) -> str:
+    """Why a request got no HTTP answer, in words an admin can act on. Never the exception's
+    text: requests quotes the URL with its query string, and some errors quote a header."""
+    causes = _causes(error)
+
+    def caused_by(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(cause, kinds) for cause in causes)
+
+    host = _host(url)
+    waited = f"timed out after {settings.COLLECTOR_HTTP_TIMEOUT:g} s (COLLECTOR_HTTP_TIMEOUT)"
+    if caused_by(ConnectionRefusedError):
+        return f"connection refused by {host}"
+    if caused_by(socket.gaierror):
+        return f"could not connect to {host} (host not found)"
+    if caused_by(requests.ConnectTimeout):
+        return f"could not connect to {host}: {waited}"
+    # Not urllib3's TimeoutError: its NewConnectionError (a refused connection) is one.
+    if caused_by(requests.Timeout, TimeoutError):
+        return waited
+    if caused_by(requests.exceptions.SSLError, ssl.SSLError):
+        return f"could not connect to {host} (TLS handshake failed: check its certificate)"
+    if caused_by(ConnectionResetError, RemoteDisconnected):
+        return f"{host} closed the connection without answering"
+    if caused_by(requests.exceptions.ChunkedEncodingError):
+        return f"the answer from {host} was cut off"
+    if caused_by(requests.ConnectionError):
+        return f"could not connect to {host}"
+    if caused_by(requests.exceptions.InvalidHeader):
+        return "a header is not valid"
+    if caused_by(requests.exceptions.InvalidURL, requests.exceptions.MissingSchema):
+        return f"the URL {_safe_url(url)} is not valid"
+    return "the request could not be sent"
+
+
+def provider_unavailable(
+    provider: str,
+    what: str,
+    *,
+    problem: str = "",
+    status: int = 0,
+    headers: Mapping[str, str] | None = None,
+) -> ProviderUnavailable:
+    """A provider still failing after the bounded retries: with no answer (`problem`, from
+    request_error_in_words) or with a status worth retrying (a 429 with the wait it asked)."""
+    retries = settings.COLLECTOR_HTTP_RETRIES
+    after = f"after {retries} {'retry' if retries == 1 else 'retries'}"
+    if not status:
+        return ProviderUnavailable(f"{provider} did not answer {what} {after}: {problem}")
+    message = f"{provider} answered {what} with HTTP {status} {after}"
+    if status == 429:
+        wait = _retry_after(headers)
+        asked = "" if wait is None else f"; Retry-After asked to wait {wait:.0f} s"
+        message += f" (too many requests{asked})"
+    return ProviderUnavailable(message)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
     if not value:
         return None
     if value.strip().isdigit():
@@ -53,7 +132,7 @@ def _retry_after(response: requests.Response | None) -> float | None:
 
 
 def _backoff(attempt: int, response: requests.Response | None) -> float:
-    wait = _retry_after(response)
+    wait = _retry_after(response.headers if response is not None else None)
     if wait is None:
         base = settings.COLLECTOR_HTTP_BACKOFF * (2**attempt)
         wait = base + random.uniform(0, settings.COLLECTOR_HTTP_BACKOFF)  # noqa: S311 (jitter)
@@ -126,13 +205,17 @@ class ProviderHTTP:
                 response = self.session.request(
                     method, url, params=params, json=json, timeout=settings.COLLECTOR_HTTP_TIMEOUT
                 )
-            except (requests.Timeout, requests.ConnectionError) as error:
-                problem = f"{type(error).__name__}"
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+            ) as error:
+                problem = request_error_in_words(error, url=url)
             except requests.RequestException as error:
-                # Never the message: it can quote a header, i.e. the credential.
                 raise ProviderRefused(
-                    f"the request to {self.provider} could not be sent ({type(error).__name__}); "
-                    "check its credential and URL settings for stray spaces or newlines"
+                    f"the request to {self.provider} could not be sent "
+                    f"({request_error_in_words(error, url=url)}); check its credential and URL "
+                    "settings for stray spaces or newlines"
                 ) from None
             else:
                 if response.status_code < 400:
@@ -158,9 +241,11 @@ class ProviderHTTP:
                     wait,
                 )
                 _sleep(wait)
-        raise ProviderUnavailable(
-            f"{self.provider} did not answer {method} {_safe_url(url)} after {attempts} "
-            f"attempts: last error {problem}"
+        what = f"{method} {_safe_url(url)}"
+        if response is None:
+            raise provider_unavailable(self.provider, what, problem=problem)
+        raise provider_unavailable(
+            self.provider, what, status=response.status_code, headers=response.headers
         )
 
 

@@ -7,9 +7,10 @@ and keep current: the API version header that fixes every object's shape, cursor
 (`starting_after`, auto-paging), nested `expand[]` parameters and the error types. It still talks
 through `requests` (stripe.RequestsClient), so tests fake it with `responses` like any other
 provider, with our timeout and retry count (the SDK retries timeouts, connection errors and 5xx);
-its errors become the same CollectorErrors here (`_collector_error`), and a 429, which the SDK
-does not retry, waits with collectors.http's backoff (honouring Retry-After) and resumes after the
-last object read. Nothing global in the `stripe` module is touched: one StripeClient per run.
+its errors become the same CollectorErrors, in the same words, here (`_collector_error`), and a
+429, which the SDK does not retry, waits with collectors.http's backoff (honouring Retry-After)
+and resumes after the last object read. Nothing global in the `stripe` module is touched: one
+StripeClient per run.
 
 MRR follows Stripe's own definition (docs.stripe.com/billing/subscriptions/analytics/glossary,
 support.stripe.com/questions/billing-analytics): `active` and `past_due` subscriptions; trials,
@@ -24,6 +25,7 @@ Subscriptions are read one page at a time and added up as they arrive, so memory
 whatever their number.
 """
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -43,7 +45,6 @@ from collectors.errors import (
     CollectorError,
     CredentialsRejected,
     ProviderRefused,
-    ProviderUnavailable,
     UnexpectedResponse,
 )
 from collectors.http import decimal_of, require
@@ -423,18 +424,33 @@ def _collector_error(what: str, error: stripe.StripeError) -> CollectorError:
         error, stripe.AuthenticationError | stripe.PermissionError
     ):
         return CredentialsRejected(PROVIDER, status or 401)
-    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or (status or 0) >= 500:
-        problem = f"HTTP {status}" if status else type(error).__name__
-        return ProviderUnavailable(
-            f"Stripe did not answer {what} after {settings.COLLECTOR_HTTP_RETRIES + 1} "
-            f"attempts: last error {problem}"
+    if isinstance(error, stripe.APIConnectionError):
+        # The SDK raises it `from` the requests exception, which names the cause.
+        problem = http.request_error_in_words(error, url=settings.STRIPE_API_URL)
+        return http.provider_unavailable(PROVIDER, what, problem=problem)
+    if isinstance(error, stripe.RateLimitError) or (status or 0) >= 500:
+        return http.provider_unavailable(
+            PROVIDER, what, status=status or 429, headers=error.headers
         )
-    message = (error.user_message or type(error).__name__)[:200]
+    # Parsed here: on a body it cannot parse, the SDK leaves json_body holding the headers.
+    if error.http_body and not _is_json(error.http_body):
+        return UnexpectedResponse(
+            f"Stripe answered {what} with something that is not JSON (HTTP {status})"
+        )
+    said = (error.user_message or "")[:200]
     if status and status >= 400:
-        return ProviderRefused(f"Stripe refused {what}: HTTP {status} {message}")
+        return ProviderRefused(f"Stripe refused {what}: HTTP {status} {said}".rstrip())
     return UnexpectedResponse(
-        f"Stripe answered {what} with something it does not document: {message}"
+        f"Stripe answered {what} with something it does not document: {said or 'no message'}"
     )
+
+
+def _is_json(body: str) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
 
 
 # Reading Stripe's values

@@ -425,7 +425,7 @@ def test_a_stripe_that_stays_down_fails_with_the_last_error(fake_http, account, 
     run = run_collector("stripe", DAY)
     assert (run.status, run.reason) == (
         "failed",
-        "Stripe did not answer GET /v1/balance_transactions after 3 attempts: last error HTTP 500",
+        "Stripe answered GET /v1/balance_transactions with HTTP 500 after 2 retries",
     )
     assert len(fake_http.calls) == 3
 
@@ -484,7 +484,7 @@ def _unexpanded_discount():
             stripe_list([subscription("sub_A", currency="zzz")], "/v1/subscriptions"),
             "Stripe answered currency='ZZZ', not an ISO 4217 currency",
         ),
-        ("<html>maintenance</html>", "with something it does not document"),
+        ("<html>maintenance</html>", "with something that is not JSON (HTTP 200)"),
     ],
 )
 def test_an_undocumented_answer_fails_and_writes_nothing(fake_http, account, today, answer, reason):

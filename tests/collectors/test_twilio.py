@@ -177,7 +177,7 @@ def test_a_provider_that_stays_down_fails_with_the_last_error(fake_http, twilio,
     fake_http.get(URL, status=500)
     run = run_collector("twilio", DAY)
     assert run.status == "failed"
-    assert "after 4 attempts: last error HTTP 500" in run.reason
+    assert "with HTTP 500 after 3 retries" in run.reason
     assert len(slept) == 3
     assert not CostEntry.objects.exists()
 
