@@ -237,7 +237,7 @@ _Tags = Annotated[
 
 class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    timestamp: Annotated[datetime, msgspec.Meta(tz=True)]
+    timestamp: str  # read by datetime.fromisoformat, as `_timestamp` does (see _batch_fast)
     provider: Annotated[str, msgspec.Meta(pattern=SLUG.pattern)]
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     user_id: Annotated[str, msgspec.Meta(max_length=200)] = ""
@@ -282,14 +282,20 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
         return None
     parsed = []
     for e in events:
-        if not EARLIEST <= e.timestamp <= latest or (
+        # Not msgspec's datetime: it rounds a fraction finer than a microsecond where
+        # fromisoformat drops it, and an event must be stored the same way on either path.
+        try:
+            timestamp = datetime.fromisoformat(e.timestamp)
+        except ValueError:
+            return None
+        if timestamp.tzinfo is None or not EARLIEST <= timestamp <= latest or (
             (e.currency not in (None, "", "USD")) if e.cost is None
             else (e.currency != "USD" or not _cost_usual(e.cost))
         ):  # fmt: skip
             return None
         parsed.append(
             UsageEvent(
-                event_id=e.event_id, timestamp=e.timestamp, provider=e.provider, model=e.model,
+                event_id=e.event_id, timestamp=timestamp, provider=e.provider, model=e.model,
                 user_id=e.user_id, input_tokens=e.input_tokens, output_tokens=e.output_tokens,
                 cache_read_tokens=e.cache_read_tokens, cache_write_tokens=e.cache_write_tokens,
                 reasoning_tokens=e.reasoning_tokens, images=e.images,
@@ -334,7 +340,11 @@ def _body(request) -> bytes | None:
     declared = request.META.get("CONTENT_LENGTH") or ""
     if declared.isdigit() and int(declared) > MAX_BYTES:
         return None
-    body = request.read(MAX_BYTES + 1)
+    stream = request
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django reads Content-Length bytes, none here; gunicorn's input undoes the chunking.
+        stream = request.environ["wsgi.input"]
+    body = stream.read(MAX_BYTES + 1)
     return body if len(body) <= MAX_BYTES else None
 
 

@@ -6,13 +6,14 @@ nothing stored that was not accepted."""
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.ingest import MAX_BYTES
+from collectors.ingest import MAX_BYTES, usage_events
 from collectors.ingest_keys import ingest_key_create
 from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent, ModelPrice
 from costledger.usage import (
@@ -466,3 +467,28 @@ def test_fuzz_no_5xx_and_every_accepted_event_stored_exactly(client, key, gpt4o,
     sums = [(r.requests, r.input_tokens) for r in LlmUsageDaily.objects.all()]
     assert sum(r for r, _ in sums) == len(stored)  # nothing lost, nothing counted twice
     assert sum(t for _, t in sums) == sum(e.input_tokens for e in stored.values())
+
+
+def test_a_time_finer_than_a_microsecond_is_stored_the_same_on_either_path(client, key, gpt4o):
+    """A nanosecond time (Go's RFC3339Nano) keeps its microseconds, the finer digits dropped,
+    never rounded into the next second or day, whether its batch is all valid or not."""
+    late = "2026-11-19T23:59:59.9999995Z"
+    post(client, key, [event("fast", timestamp=late)])
+    post(client, key, [event("slow", timestamp=late), event("bad", provider="Bad")])
+    stored = LlmUsageEvent.objects.in_bulk(["fast", "slow"], field_name="event_id")
+    moment = datetime(2026, 11, 19, 23, 59, 59, 999999, tzinfo=UTC)
+    assert {e.timestamp for e in stored.values()} == {moment}
+    assert {e.day for e in stored.values()} == {date(2026, 11, 19)}
+
+
+def test_a_chunked_body_is_read(rf, key, gpt4o):
+    """Without Content-Length (Transfer-Encoding: chunked, as gunicorn hands it over), the body
+    is read from the server's input, not taken as empty."""
+    body = json.dumps({"events": [event("c1")]}).encode()
+    headers = {"Authorization": f"Bearer {key}", "Transfer-Encoding": "chunked"}
+    request = rf.post(URL, b"", content_type="application/json", headers=headers)
+    request.META.pop("CONTENT_LENGTH", None)
+    request.environ["wsgi.input"] = BytesIO(body)
+    response = usage_events(request)
+    assert response.status_code == 200, response.content
+    assert LlmUsageEvent.objects.filter(event_id="c1").exists()
