@@ -203,6 +203,9 @@ class IngestKeyAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if request.method != "POST":
             return super().add_view(request, form_url, extra_context)
+        # Django's add_view would check the permission; this POST does not reach it.
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         form = self.get_form(request)(request.POST)
         if not form.is_valid():
             return super().add_view(request, form_url, extra_context)

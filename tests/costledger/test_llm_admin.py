@@ -186,3 +186,11 @@ def test_an_ingest_key_needs_a_unique_name(admin_client):
     response = admin_client.post(reverse("admin:collectors_ingestkey_add"), {"name": "backend"})
     assert "already exists" in response.content.decode()
     assert IngestKey.objects.count() == 1
+
+
+def test_creating_an_ingest_key_needs_the_permission(client, viewer_user, staff_user):
+    for user in (viewer_user, staff_user):
+        client.force_login(user)
+        response = client.post(reverse("admin:collectors_ingestkey_add"), {"name": "backend"})
+        assert response.status_code == 403
+    assert not IngestKey.objects.exists()
