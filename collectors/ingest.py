@@ -7,7 +7,7 @@ with the reason per field.
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Literal
 
@@ -31,6 +31,7 @@ from costledger.usage import (
     UsageEvent,
     llm_events_record,
 )
+from costledger.validators import EARLIEST_DAY, unstorable_reason
 
 MAX_EVENTS = 1000
 MAX_BYTES = 5 * 1024 * 1024
@@ -54,26 +55,14 @@ FIELDS = {
     "currency", "status", "error_type", "latency_ms", "tags",
 }  # fmt: skip
 CLOCK_SKEW = timedelta(hours=1)
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # before it, a clock or a unit is wrong
+EARLIEST = datetime.combine(EARLIEST_DAY, time(), UTC)  # before it, a clock is wrong
 COST_QUANTUM = Decimal(1).scaleb(-COST_PLACES)
-# PostgreSQL text cannot hold NUL; a lone surrogate is not Unicode and cannot be stored either.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _unstorable(value: str) -> str | None:
-    """Why `value` cannot be stored, or None."""
-    found = UNSTORABLE.search(value)
-    if found is None:
-        return None
-    if found.group() == "\x00":
-        return "contains a NUL character (\\u0000), which cannot be stored"
-    return f"contains a lone surrogate (\\u{ord(found.group()):04x}), which is not valid Unicode"
 
 
 def _text(event, name, errors, *, required=False, limit=200) -> str:
     value = event.get(name)
     if type(value) is str and 0 < len(value) <= limit:  # the usual case, checked first
-        if (reason := _unstorable(value)) is not None:
+        if (reason := unstorable_reason(value)) is not None:
             errors[name] = reason
         return value
     if value is None or value == "":
@@ -185,7 +174,7 @@ def _tags(event, errors) -> dict:
     ):
         errors["tags"] = "must map names (64 characters at most) to strings (200 at most)"
     else:
-        reason = next(filter(None, map(_unstorable, (*tags, *tags.values()))), None)
+        reason = next(filter(None, map(unstorable_reason, (*tags, *tags.values()))), None)
         if reason is not None:
             errors["tags"] = f"a tag name or value {reason}"
     return tags

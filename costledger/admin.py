@@ -197,7 +197,7 @@ class ModelPriceAdmin(admin.ModelAdmin):
         initial = super().get_changeform_initial_data(request)
         initial.pop("source", None)
         copy = initial.pop("copy", "")
-        if copy.isdigit():
+        if copy.isdecimal() and len(copy) <= 18:  # no id is longer; int() refuses 4,300 digits
             fields = ("provider", "model", *PRICE_COLUMNS, "tiers")
             initial.update(ModelPrice.objects.filter(pk=copy).values(*fields).first() or {})
         return initial

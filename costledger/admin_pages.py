@@ -24,6 +24,7 @@ from costledger.selectors import (
     month_start,
 )
 from costledger.usage import llm_events_reprice
+from costledger.validators import UNSTORABLE
 
 SUMMARY_MONTHS = 6
 
@@ -133,6 +134,9 @@ class LlmUnpriced(View):
             messages.error(request, "Re-price needs the first and last day (YYYY-MM-DD).")
             return redirect("admin:llm_unpriced")
         model = request.POST.get("model") or None
+        if model and UNSTORABLE.search(model):  # PostgreSQL text cannot hold it: no event can
+            messages.error(request, "Re-price needs the model's name as the events give it.")
+            return redirect("admin:llm_unpriced")
         changes = llm_events_reprice(since=since, until=until, model=model)
         priced = sum(c.newly_priced for c in changes)
         if priced:

@@ -1,8 +1,36 @@
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import ValidationError
+from django.db import DataError, transaction
 from django.urls import path
 
 from costledger import admin_pages
 from costledger.models import CostEntry, CostSource, LlmUsageEvent
+
+# What a list filter, the date hierarchy or the database raises for a parameter value it cannot
+# read. Django turns only some into IncorrectLookupParameters: not the OverflowError of
+# `__year=99999999999999999999`, nor a filter's KeyError for a value it does not know, nor the
+# DataError of `__regex=(`.
+LIST_PARAMETER_ERRORS = (OverflowError, ValueError, KeyError, TypeError, ValidationError, DataError)
+
+
+class BadParametersRefused:
+    """ModelAdmin mixin for the query parameters Django's admin leaves to fail with a 500."""
+
+    def get_changelist_instance(self, request):
+        """A list whose query string cannot be read redirects with ?e=1, as Django's own does
+        for a lookup it knows to be wrong."""
+        try:
+            # In a savepoint: after a DataError, PostgreSQL refuses every further query of an
+            # enclosing transaction (ATOMIC_REQUESTS, a test) until it is rolled back.
+            with transaction.atomic():
+                return super().get_changelist_instance(request)
+        except LIST_PARAMETER_ERRORS as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def get_object(self, request, object_id, from_field=None):
+        # `?_to_field=` (empty) skips Django's check of the field, then names no field at all.
+        return super().get_object(request, object_id, from_field or None)
 
 
 class CostledgerAdminSite(admin.AdminSite):
@@ -10,6 +38,18 @@ class CostledgerAdminSite(admin.AdminSite):
     site_title = "costledger"
     index_title = "Cost ledger"
     index_template = "admin/costledger/index.html"
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every ModelAdmin gets the mixin here, those of other apps (auth, django-celery-beat)
+        # included, so that no admin list can be left without it.
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, BadParametersRefused):
+            admin_class = type(
+                admin_class.__name__,
+                (BadParametersRefused, admin_class),
+                {"__module__": admin_class.__module__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
 
     def each_context(self, request):
         context = super().each_context(request)

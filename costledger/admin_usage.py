@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from costledger.admin import ReadOnlyLedgerAdmin
-from costledger.models import LlmUsageDaily, LlmUsageEvent
+from costledger.models import CostSource, LlmUsageDaily, LlmUsageEvent
 
 
 @admin.register(LlmUsageDaily)
@@ -20,6 +20,11 @@ class LlmUsageDailyAdmin(ReadOnlyLedgerAdmin):
 class PricedFilter(admin.SimpleListFilter):
     title = "cost"
     parameter_name = "cost"
+    COST_SOURCES = {
+        "unpriced": CostSource.UNPRICED,
+        "priced": CostSource.PRICE_BOOK,
+        "provider": CostSource.PROVIDER,
+    }
 
     def lookups(self, request, model_admin):
         return [
@@ -29,8 +34,9 @@ class PricedFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        chosen = {"unpriced": "unpriced", "priced": "price_book", "provider": "provider"}
-        return queryset.filter(cost_source=chosen[self.value()]) if self.value() else queryset
+        # An unknown value (a typo, an old bookmark) lists every event rather than failing.
+        source = self.COST_SOURCES.get(self.value())
+        return queryset.filter(cost_source=source) if source else queryset
 
 
 @admin.register(LlmUsageEvent)

@@ -2,12 +2,13 @@
 ratios per model, error rates per provider and cost per month. Staff session or the sync token,
 like every endpoint of costledger.api; amounts and ratios are strings, never floats."""
 
+from datetime import date
 from decimal import Decimal
 
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from costledger.api import api_auth, parse_date_range
+from costledger.api import api_auth
 from costledger.llm_selectors import (
     LLM_CURRENCY,
     llm_cost_by_month,
@@ -16,21 +17,9 @@ from costledger.llm_selectors import (
     llm_token_ratios,
 )
 from costledger.money import round_money
+from costledger.query_params import QueryParams
 
 PERMISSION = "costledger.view_costentry"
-
-
-def _bounded_int(params, name: str, default: int, low: int, high: int) -> tuple[int, str | None]:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return default, None
-    try:
-        value = int(raw)
-    except ValueError:
-        return default, f"{raw!r} is not a whole number; use {low} to {high}."
-    if not low <= value <= high:
-        return default, f"{name} must be from {low} to {high}, not {value}."
-    return value, None
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -41,26 +30,16 @@ def _text(value: Decimal | None) -> str | None:
     return f"{cents if cents == value else value.normalize():f}"
 
 
-def _range(request) -> tuple[dict, dict]:
-    start, end, errors = parse_date_range(request.GET)
-    return {"start": start, "end": end}, errors
-
-
-def _bad_request(errors: dict) -> JsonResponse:
-    return JsonResponse({"errors": errors}, status=400)
-
-
 @require_GET
 @api_auth(PERMISSION)
 def cost_by_user(request):
     """The top users by LLM cost over [start, end]; `email` is null when not known yet."""
-    dates, errors = _range(request)
-    limit, limit_error = _bounded_int(request.GET, "limit", 20, 1, 1000)
-    if limit_error:
-        errors["limit"] = limit_error
-    if errors:
-        return _bad_request(errors)
-    users = llm_cost_by_user(**dates, limit=limit)
+    params = QueryParams(request.GET)
+    start, end = params.date_range()
+    limit = params.whole_number("limit", default=20, low=1, high=1000)
+    if params.errors:
+        return params.bad_request()
+    users = llm_cost_by_user(start=start, end=end, limit=limit)
     items = [
         {
             "user_id": user.user_id,
@@ -72,7 +51,9 @@ def cost_by_user(request):
         }
         for user in users
     ]
-    return JsonResponse(_head(dates) | {"currency": LLM_CURRENCY, "limit": limit, "items": items})
+    return JsonResponse(
+        _head(start, end) | {"currency": LLM_CURRENCY, "limit": limit, "items": items}
+    )
 
 
 @require_GET
@@ -80,9 +61,10 @@ def cost_by_user(request):
 def token_ratios(request):
     """Per provider and model: prompt tokens (input + cache), completion tokens (output +
     reasoning) and completion / prompt."""
-    dates, errors = _range(request)
-    if errors:
-        return _bad_request(errors)
+    params = QueryParams(request.GET)
+    start, end = params.date_range()
+    if params.errors:
+        return params.bad_request()
     items = [
         {
             "provider": ratio.provider,
@@ -91,18 +73,19 @@ def token_ratios(request):
             "completion_tokens": ratio.completion_tokens,
             "ratio": None if ratio.ratio is None else str(ratio.ratio),
         }
-        for ratio in llm_token_ratios(**dates)
+        for ratio in llm_token_ratios(start=start, end=end)
     ]
-    return JsonResponse(_head(dates) | {"items": items})
+    return JsonResponse(_head(start, end) | {"items": items})
 
 
 @require_GET
 @api_auth(PERMISSION)
 def error_rates(request):
     """Per provider: requests, successes, errors and the error percentage."""
-    dates, errors = _range(request)
-    if errors:
-        return _bad_request(errors)
+    params = QueryParams(request.GET)
+    start, end = params.date_range()
+    if params.errors:
+        return params.bad_request()
     items = [
         {
             "provider": rate.provider,
@@ -111,18 +94,19 @@ def error_rates(request):
             "errors": rate.errors,
             "error_pct": None if rate.error_pct is None else str(rate.error_pct),
         }
-        for rate in llm_error_rates(**dates)
+        for rate in llm_error_rates(start=start, end=end)
     ]
-    return JsonResponse(_head(dates) | {"items": items})
+    return JsonResponse(_head(start, end) | {"items": items})
 
 
 @require_GET
 @api_auth(PERMISSION)
 def monthly_summary(request):
     """LLM cost per calendar month (UTC), the last `months` months up to this one."""
-    months, months_error = _bounded_int(request.GET, "months", 6, 1, 24)
-    if months_error:
-        return _bad_request({"months": months_error})
+    params = QueryParams(request.GET)
+    months = params.whole_number("months", default=6, low=1, high=24)
+    if params.errors:
+        return params.bad_request()
     items = [
         {
             "month": month.month.strftime("%Y-%m"),
@@ -136,5 +120,5 @@ def monthly_summary(request):
     return JsonResponse({"months": months, "currency": LLM_CURRENCY, "items": items})
 
 
-def _head(dates: dict) -> dict:
-    return {"start": dates["start"].isoformat(), "end": dates["end"].isoformat()}
+def _head(start: date, end: date) -> dict:
+    return {"start": start.isoformat(), "end": end.isoformat()}
