@@ -13,10 +13,19 @@ from django.template.defaultfilters import filesizeformat
 from simple_history.models import HistoricalRecords
 
 from costledger.money import has_sub_minor_digits, is_currency, minor_unit
-from costledger.providers import PROVIDER_CHOICES
-from costledger.validators import CurrencyField
+from costledger.providers import PROVIDER_CHOICES, PROVIDERS
+from costledger.validators import (
+    CurrencyField,
+    field_errors,
+    validate_ledger_day,
+    validate_notes,
+    validate_text,
+)
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Five calendar years, leap days included: annual and multi-year prepaid plans fit; a longer
+# period is a mistyped year, and a report would spread it over every one of its days.
+MAX_INVOICE_DAYS = 5 * 365 + 2
 # What the first bytes of each accepted attachment type look like: the extension alone is a
 # claim, the content is the proof.
 ATTACHMENT_SIGNATURES = {
@@ -116,10 +125,29 @@ class ProviderInvoice(models.Model):
         return f"{self.get_provider_display()} {self.invoice_number}"
 
     def clean(self):
-        errors = {}
-        if self.period_start and self.period_end and self.period_end < self.period_start:
+        errors = field_errors(
+            self,
+            invoice_date=validate_ledger_day,
+            period_start=validate_ledger_day,
+            period_end=validate_ledger_day,
+            invoice_number=validate_text,
+            notes=validate_notes,
+        )
+        # A day out of range says all there is to say about the period.
+        period_known = (
+            self.period_start
+            and self.period_end
+            and not errors.keys() & {"period_start", "period_end"}
+        )
+        if period_known and self.period_end < self.period_start:
             errors["period_end"] = (
                 f"The period ends ({self.period_end}) before it starts ({self.period_start})."
+            )
+        elif period_known and self.day_count > MAX_INVOICE_DAYS:
+            errors["period_end"] = (
+                f"The period {self.period_start} to {self.period_end} is {self.day_count:,} "
+                f"days; an invoice covers at most {MAX_INVOICE_DAYS:,} (five years). Check the "
+                "year, or enter a longer contract as one invoice per billed period."
             )
         if self.amount is not None and self.amount < 0:
             errors["amount"] = (
@@ -133,7 +161,8 @@ class ProviderInvoice(models.Model):
                     f"{self.currency} amounts have {places} decimal place"
                     f"{'' if places == 1 else 's'} at most; {self.amount} has more."
                 )
-        if self.provider and self.invoice_number:
+        # Only a storable number is looked up: a NUL in a query fails the query.
+        if self.provider in PROVIDERS and self.invoice_number and "invoice_number" not in errors:
             existing = (
                 ProviderInvoice.objects.filter(
                     provider=self.provider, invoice_number=self.invoice_number

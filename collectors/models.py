@@ -1,8 +1,11 @@
 """The run log of the sync engine: a SyncRun per sync, a CollectorRun per collector and day
 window, and one lock row per collector so two syncs of the same collector never overlap."""
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from costledger.validators import field_errors, validate_text
 
 
 class Trigger(models.TextChoices):
@@ -102,3 +105,7 @@ class IngestKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    def clean(self):
+        if errors := field_errors(self, name=validate_text):
+            raise ValidationError(errors)

@@ -11,7 +11,14 @@ from django.db import models
 from django.db.models import F, Q
 
 from costledger.providers import Category
-from costledger.validators import CurrencyField
+from costledger.validators import (
+    CurrencyField,
+    field_errors,
+    tiers_size_problems,
+    validate_ledger_day,
+    validate_notes,
+    validate_text,
+)
 
 MONEY = {"max_digits": 24, "decimal_places": 10}
 
@@ -175,7 +182,7 @@ class ExchangeRate(models.Model):
         return f"1 {self.currency} = {self.rate} on {self.day}"
 
     def clean(self):
-        errors = {}
+        errors = field_errors(self, day=validate_ledger_day, source=validate_text)
         if self.rate is not None and self.rate <= 0:
             errors["rate"] = "A rate must be greater than zero."
         if self.currency == settings.REPORTING_CURRENCY:
@@ -272,6 +279,32 @@ class ModelPrice(models.Model):
 
     def __str__(self):
         return f"{self.provider}/{self.model} from {self.effective_from} ({self.source})"
+
+    def clean(self):
+        # Checked here, not only in the admin's form, so that no way of saving a price can
+        # store one that the pricing code (costledger.pricing) would choke on at ingest.
+        from costledger.pricing import TIER_KINDS, tiers_problems  # pricing imports this module
+
+        errors = field_errors(
+            self,
+            effective_from=validate_ledger_day,
+            provider=validate_text,
+            model=validate_text,
+            notes=validate_notes,
+        )
+        for column in self._meta.fields:
+            price = getattr(self, column.name)
+            if isinstance(column, models.DecimalField) and price is not None and price < 0:
+                errors[column.name] = "A price cannot be negative."
+        priced = {kind for kind in TIER_KINDS if getattr(self, f"{kind}_mtok") is not None}
+        if self.tiers is None:
+            errors["tiers"] = "Enter {} for a price without long-context tiers."
+        elif problems := tiers_problems(self.tiers, priced_kinds=priced) or tiers_size_problems(
+            self.tiers
+        ):
+            errors["tiers"] = problems
+        if errors:
+            raise ValidationError(errors)
 
 
 class CostSource(models.TextChoices):

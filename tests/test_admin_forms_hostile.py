@@ -1,0 +1,830 @@
+"""Every admin add and change form, posted with hostile values in each field in turn.
+
+The promises (issue "Hardening: every bad input gets a clear error and changes nothing"):
+- no answer is a 5xx;
+- a refused value re-renders the form (200) with an error on its field, and no table of the
+  database changes (rows compared, not only counted: a change form must not update either);
+- the few values a form stores rather than refuses are listed in ACCEPTED with the reason, and
+  are stored exactly as entered;
+- a Viewer's POST, and a Finance user's on a superuser-only form, is refused (403) and writes
+  nothing.
+
+The forms come from the admin registry (test_every_admin_form_is_swept fails for one missing
+from FORMS) and their fields from the admins' own form classes, so a new field is swept as soon
+as it exists. One test per form and field posts each of its values in turn, each rolled back
+before the next (one test per value would take twice the ~20 s this file may take). Which
+values: see CHANGE_SAMPLE and THIRD_PARTY_SAMPLE.
+
+What still fails, in code this task did not change (admin classes, third-party forms), is
+listed in KNOWN_500 and NOT_REFUSED and runs as strict xfails, one per value: they are counted
+in the summary, and fail the day they are fixed.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import cache, cached_property
+from types import SimpleNamespace
+from urllib.parse import quote, urlencode
+
+import pytest
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
+
+from billing.models import MAX_INVOICE_DAYS, ProviderInvoice
+from billing.services import provider_invoice_save
+from collectors.models import IngestKey
+from costledger.models import CostEntry, ExchangeRate, ModelPrice, Source
+from costledger.pricing import TokenUsage, price_book_load, usage_cost
+from costledger.validators import MAX_NOTES_LENGTH
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+class PercentEncoded(str):
+    """A value sent as these bytes of a urlencoded body, not as text: %ED%A0%80 are the UTF-8
+    bytes of a lone surrogate, which no str can carry through the test client (it encodes the
+    body as UTF-8 and refuses). Django decodes them to U+FFFD."""
+
+
+# --- The hostile values, by the kind of form field they are posted to -------------------------
+
+TEXT = {
+    "NUL": "ab\x00cd",
+    "surrogate bytes": PercentEncoded("%ED%A0%80"),
+    "100 kB": "x" * 100_000,
+}
+DATE = {"0001-01-01": "0001-01-01", "9999-12-31": "9999-12-31"}
+DATETIME = {"0001-01-01": ("0001-01-01", "00:00:00"), "9999-12-31": ("9999-12-31", "23:59:59")}
+NUMBER = {
+    "1e30": "1e30",
+    "20 nines": "99999999999999999999",
+    "1e400": "1e400",
+    "NaN": "NaN",
+    "Infinity": "Infinity",
+    "negative": "-1",
+    "12 decimals": "0.123456789012",
+}
+JSON = {
+    **TEXT,
+    "invalid": "{",
+    "nested 10000": "[" * 10_000 + "]" * 10_000,
+    "NUL escape": '{"input": [{"start": 1, "price": "1\\u0000"}]}',
+    "surrogate escape": '{"\\ud800": 1}',
+    "5000-digit number": "9" * 5000,
+}
+FILE = {"NUL in name": "in\x00voice.pdf", "300-char name": "i" * 296 + ".pdf"}
+CHOICE = {label: TEXT[label] for label in ("NUL", "surrogate bytes")}
+VALUES = {
+    "text": TEXT,
+    "choice": CHOICE,
+    "date": DATE,
+    "datetime": DATETIME,
+    "number": NUMBER,
+    "json": JSON,
+    "file": FILE,
+}
+# Our add forms (what Finance enters) get every value. A change form shares its form class with
+# its add form: one value per field shows that a refused change updates nothing. A third-party
+# form's fields are Django's own classes, swept in full on ours: a sample, all values where its
+# own code reads them (text and JSON).
+CHANGE_SAMPLE = {
+    "text": ["surrogate bytes"],
+    "choice": ["surrogate bytes"],
+    "date": ["9999-12-31"],
+    "datetime": ["9999-12-31"],
+    "number": ["20 nines"],
+    "json": ["invalid"],
+    "file": ["300-char name"],
+}
+THIRD_PARTY_SAMPLE = {
+    **VALUES,
+    "choice": ["surrogate bytes"],
+    "number": ["20 nines", "NaN", "negative"],
+    "json": [*TEXT, "invalid", "nested 10000", "NUL escape", "surrogate escape"],
+}
+OUR_APPS = {"billing", "collectors", "costledger"}
+
+
+def field_kind(form_field: forms.Field) -> str | None:
+    """Which hostile values a form field gets; None for those that only pick rows or booleans,
+    and for the disabled ones (never read from the POST)."""
+    if form_field.disabled or isinstance(
+        form_field, forms.ModelChoiceField | forms.BooleanField | forms.NullBooleanField
+    ):
+        return None
+    if isinstance(form_field, forms.ChoiceField):
+        # One that takes any value (django-celery-beat's task list) is a text field.
+        return "choice" if not form_field.valid_value(TEXT["NUL"]) else "text"
+    kinds = [
+        (forms.SplitDateTimeField, "datetime"),
+        (forms.DateField, "date"),
+        (forms.IntegerField, "number"),  # DecimalField and FloatField included
+        (forms.JSONField, "json"),
+        (forms.FileField, "file"),
+        (forms.CharField, "text"),
+    ]
+    return next(kind for cls, kind in kinds if isinstance(form_field, cls))
+
+
+# --- The forms ----------------------------------------------------------------------------
+
+
+class World:
+    """The rows the forms need, made when first asked for: one of each model a change form
+    edits (with other keys than the valid POSTs, which add rows), and what the POSTs name."""
+
+    @cached_property
+    def providerinvoice(self):
+        return provider_invoice_save(
+            invoice=ProviderInvoice(
+                provider="supabase",
+                invoice_number="SUPA-2026-09",
+                invoice_date=date(2026, 10, 1),
+                period_start=date(2026, 9, 1),
+                period_end=date(2026, 9, 30),
+                amount=Decimal("25.00"),
+                currency="USD",
+            )
+        )
+
+    @cached_property
+    def exchangerate(self):
+        return ExchangeRate.objects.create(
+            day=date(2026, 9, 1), currency="EUR", rate=Decimal("1.07")
+        )
+
+    @cached_property
+    def modelprice(self):
+        return ModelPrice.objects.create(
+            provider="acme",
+            model="acme-1",
+            effective_from=date(2026, 9, 1),
+            input_mtok=Decimal("1"),
+            output_mtok=Decimal("4"),
+        )
+
+    @cached_property
+    def user(self):
+        return User.objects.create_user("someone", "someone@example.com", "pw")
+
+    @cached_property
+    def intervalschedule(self):
+        return IntervalSchedule.objects.create(every=6, period="hours")
+
+    @cached_property
+    def periodictask(self):
+        return PeriodicTask.objects.create(
+            name="weekly", task="collectors.tasks.sync_all", interval=self.intervalschedule
+        )
+
+    @cached_property
+    def crontabschedule(self):
+        return CrontabSchedule.objects.create(minute="30", hour="4")
+
+    @cached_property
+    def solarschedule(self):
+        return SolarSchedule.objects.create(event="sunset", latitude=48.85, longitude=2.35)
+
+    @cached_property
+    def clockedschedule(self):
+        return ClockedSchedule.objects.create(clocked_time=datetime(2026, 9, 1, tzinfo=UTC))
+
+    @cached_property
+    def group(self):
+        return Group.objects.create(name="Readers")
+
+    @cached_property
+    def superuser(self):
+        return User.objects.create_superuser("root", "root@example.com", "pw")
+
+
+def _superuser_request():
+    """A request the admin builds its forms for, without a database."""
+    request = RequestFactory().get("/")
+    request.user = SimpleNamespace(
+        is_active=True, is_staff=True, is_superuser=True, has_perm=lambda *a, **k: True
+    )
+    return request
+
+
+@dataclass(frozen=True)
+class AdminForm:
+    model: type
+    valid: Callable[[World], dict]  # a POST the form accepts
+    change: bool = False  # the change form of the World's row, not the add form
+    superuser: bool = False  # Finance may not post it
+    kinds: dict = field(default_factory=dict)  # where the field's class does not tell
+    # Where the form reports a refusal of the field when not on the field itself.
+    error_on: dict = field(default_factory=dict)
+
+    @property
+    def ours(self) -> bool:
+        return self.model._meta.app_label in OUR_APPS
+
+    def labels(self, kind: str) -> list[str]:
+        if self.change:
+            return CHANGE_SAMPLE[kind] if self.ours or not self._shares_add_form() else []
+        return list(VALUES[kind] if self.ours else THIRD_PARTY_SAMPLE[kind])
+
+    def _shares_add_form(self) -> bool:
+        """A third-party change form of the same class as its add form is swept there (auth's
+        user has two classes: both are swept)."""
+        request = _superuser_request()
+        add, change = self.form_class(request), self.form_class(request, self.model())
+        # Each is modelform_factory's subclass of get_form's subclass of the admin's form.
+        return add.__mro__[2] is change.__mro__[2]
+
+    @property
+    def id(self) -> str:
+        return f"{self.model._meta.model_name}-{'change' if self.change else 'add'}"
+
+    def url(self, world: World) -> str:
+        opts = self.model._meta
+        if self.change:
+            pk = getattr(world, opts.model_name).pk
+            return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_add")
+
+    def form_class(self, request, obj=None):
+        return admin.site._registry[self.model].get_form(request, obj, change=self.change)
+
+    def fields(self) -> dict[str, str]:
+        """The form's fields and their kinds, as the admin builds the form."""
+        obj = self.model() if self.change else None
+        bound = self.form_class(_superuser_request(), obj)(instance=obj)
+        kinds = {name: field_kind(f) for name, f in bound.fields.items()}
+        return {name: self.kinds.get(name, kind) for name, kind in kinds.items() if kind}
+
+
+SCHEDULE_INLINE = {"periodictask_set-TOTAL_FORMS": "0", "periodictask_set-INITIAL_FORMS": "0"}
+
+
+def invoice(world):
+    return {
+        "provider": "supabase",
+        "kind": "invoice",
+        "invoice_number": "SUPA-2026-10",
+        "invoice_date": "2026-11-01",
+        "period_start": "2026-10-01",
+        "period_end": "2026-10-31",
+        "amount": "25.00",
+        "currency": "USD",
+        "notes": "",
+    }
+
+
+def exchange_rate(world):
+    return {"day": "2026-10-01", "currency": "EUR", "rate": "1.08", "source": "manual"}
+
+
+def model_price(world):
+    return {
+        "provider": "acme",
+        "model": "acme-1",
+        "effective_from": "2026-10-01",
+        "input_mtok": "1",
+        "output_mtok": "4",
+        "tiers": '{"input": [{"start": 200000, "price": "2"}]}',
+        "notes": "",
+    }
+
+
+def user_change(world):
+    return {
+        "username": "someone",
+        "first_name": "Some",
+        "last_name": "One",
+        "email": "someone@example.com",
+        "is_active": "on",
+        "last_login_0": "2026-10-01",
+        "last_login_1": "09:00:00",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "09:00:00",
+    }
+
+
+def periodic_task(world):
+    return {
+        "name": "nightly sync",
+        "task": "collectors.tasks.sync_all",
+        "enabled": "on",
+        "interval": str(world.intervalschedule.pk),
+        "args": "[]",
+        "kwargs": "{}",
+        "headers": "{}",
+    }
+
+
+FORMS = [
+    AdminForm(ProviderInvoice, invoice),
+    AdminForm(ProviderInvoice, invoice, change=True),
+    AdminForm(ExchangeRate, exchange_rate),
+    AdminForm(ExchangeRate, exchange_rate, change=True),
+    AdminForm(ModelPrice, model_price),
+    AdminForm(ModelPrice, model_price, change=True),
+    AdminForm(IngestKey, lambda world: {"name": "backend"}, superuser=True),
+    AdminForm(
+        User,
+        lambda world: {
+            "username": "newbie",
+            "usable_password": "true",
+            "password1": "A-long-pass-phrase-42",
+            "password2": "A-long-pass-phrase-42",
+        },
+        superuser=True,
+        error_on={"password1": "password2"},  # "The two password fields didn't match."
+    ),
+    AdminForm(User, user_change, change=True, superuser=True),
+    AdminForm(Group, lambda world: {"name": "Auditors"}, superuser=True),
+    AdminForm(Group, lambda world: {"name": "Auditors"}, change=True, superuser=True),
+    *(
+        AdminForm(
+            PeriodicTask,
+            periodic_task,
+            change=change,
+            superuser=True,
+            kinds={"args": "json", "kwargs": "json", "headers": "json"},
+            error_on={"regtask": "task"},  # the task chosen from the list is the task
+        )
+        for change in (False, True)
+    ),
+    *(
+        AdminForm(
+            model,
+            lambda world, valid=valid: {**valid, **SCHEDULE_INLINE},
+            change=change,
+            superuser=True,
+        )
+        for model, valid in [
+            (IntervalSchedule, {"every": "1", "period": "days"}),
+            (
+                CrontabSchedule,
+                {
+                    "minute": "0",
+                    "hour": "3",
+                    "day_of_month": "*",
+                    "month_of_year": "*",
+                    "day_of_week": "*",
+                    "timezone": "UTC",
+                },
+            ),
+            (SolarSchedule, {"event": "sunrise", "latitude": "52.52", "longitude": "13.405"}),
+            (ClockedSchedule, {"clocked_time_0": "2026-10-01", "clocked_time_1": "03:00:00"}),
+        ]
+        for change in (False, True)
+    ),
+]
+FORMS_BY_ID = {form.id: form for form in FORMS}
+
+
+def _each(model: str, fields: str, labels: str) -> list[tuple[str, str, str]]:
+    """(form id, field, value label) of the model's add and change forms."""
+    return [
+        (f"{model}-{form}", name, label)
+        for form in ("add", "change")
+        for name in fields.split()
+        for label in labels.split("|")
+    ]
+
+
+_BEAT = " (django-celery-beat's PeriodicTaskForm; fix: a form subclass in our admin)"
+# What a form stores rather than refuses, and why that is right.
+ACCEPTED = {
+    **dict.fromkeys(_each("solarschedule", "latitude longitude", "negative"), "south or west"),
+    **dict.fromkeys(
+        _each("providerinvoice", "attachment", "NUL in name"),
+        "Django's upload handling drops the NUL from a file's name (stored as invoice.pdf); "
+        "the name is not part of the invoice",
+    ),
+    **dict.fromkeys(
+        _each("user", "last_login date_joined", "0001-01-01|9999-12-31"),
+        "auth's record of when: stored as entered and only displayed",
+    ),
+    **dict.fromkeys(
+        _each("periodictask", "start_time", "0001-01-01")
+        + _each("periodictask", "expires", "0001-01-01|9999-12-31")
+        + _each("clockedschedule", "clocked_time", "0001-01-01|9999-12-31"),
+        "beat only compares it with the time now (in UTC, CELERY_TIMEZONE)",
+    ),
+    **dict.fromkeys(_each("periodictask", "description", "100 kB"), "free text, stored exactly"),
+    **dict.fromkeys(
+        _each("periodictask", "args kwargs", "NUL escape|surrogate escape"),
+        "valid JSON, stored as typed (ASCII escapes): the task receives those strings",
+    ),
+}
+# Answers 500 today, in code this task does not change. Each one is a strict xfail: it fails
+# the suite the day it is fixed, to be moved from here to the refused.
+KNOWN_500 = {
+    **dict.fromkeys(
+        _each("modelprice", "tiers", "nested 10000|5000-digit number|surrogate escape"),
+        "forms.JSONField: json.loads raises RecursionError or ValueError (not "
+        "JSONDecodeError), and the form re-rendered with a \\ud800 escape cannot be encoded; "
+        "fix: a tiers form field in ModelPriceForm (costledger/admin.py)",
+    ),
+    **dict.fromkeys(
+        _each("periodictask", "regtask", "NUL"),
+        "the registered-task list takes any value, and its NUL reaches PostgreSQL (DataError)"
+        + _BEAT,
+    ),
+    **dict.fromkeys(
+        _each("periodictask", "task", "NUL|100 kB"),
+        "clean() reads data['task'] after the field refused it: KeyError" + _BEAT,
+    ),
+    **dict.fromkeys(
+        _each("periodictask", "args kwargs", "nested 10000"),
+        "_clean_json catches ValueError, not RecursionError" + _BEAT,
+    ),
+}
+# Stored today although it should be refused, in code this task does not change.
+NOT_REFUSED = {
+    **dict.fromkeys(
+        _each("user", "first_name last_name", "surrogate bytes")
+        + _each("group", "name", "surrogate bytes")
+        + _each(
+            "periodictask",
+            "name regtask task description queue exchange routing_key",
+            "surrogate bytes",
+        ),
+        "a third-party text field stores U+FFFD, Django's stand-in for bytes that were not "
+        "UTF-8; fix: costledger.validators.validate_text on their admin forms",
+    ),
+    **dict.fromkeys(
+        _each(
+            "periodictask",
+            "headers",
+            "surrogate bytes|100 kB|invalid|nested 10000|NUL escape|surrogate escape",
+        ),
+        "headers are never checked: beat reads them with json.loads, and skips the task "
+        "(invalid JSON) or stops (RecursionError)" + _BEAT,
+    ),
+    **dict.fromkeys(
+        _each("periodictask", "start_time", "9999-12-31"),
+        "with a crontab, beat adds the next run to the start time: OverflowError in beat" + _BEAT,
+    ),
+}
+
+
+def sweep():
+    """One test per form and field, posting each of its values in turn; one per value known to
+    fail, as a strict xfail, so that the summary counts them and a fix shows."""
+    for form in FORMS:
+        for name, kind in form.fields().items():
+            known = {
+                label: KNOWN_500.get(key) or NOT_REFUSED.get(key)
+                for label in form.labels(kind)
+                if (key := (form.id, name, label)) in KNOWN_500 | NOT_REFUSED
+            }
+            plain = tuple(label for label in form.labels(kind) if label not in known)
+            if plain:
+                yield pytest.param(form.id, name, kind, plain, id=f"{form.id}-{name}")
+            for label, reason in known.items():
+                yield pytest.param(
+                    form.id,
+                    name,
+                    kind,
+                    (label,),
+                    marks=pytest.mark.xfail(reason=reason, strict=True),
+                    id=f"{form.id}-{name}-{label}",
+                )
+
+
+# --- The database state and the requests ----------------------------------------------------
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+@cache
+def _tables() -> tuple[str, ...]:
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+    return tuple(t for t in tables if t != "django_session")
+
+
+def database_state() -> dict[str, str]:
+    """A digest of every row of every table, in one query: equal before and after means that
+    nothing was inserted, updated or deleted anywhere."""
+    digests = ", ".join(
+        f"(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {name} t)"
+        for name in map(connection.ops.quote_name, _tables())
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {digests}")
+        return dict(zip(_tables(), cursor.fetchone(), strict=True))
+
+
+def changed_tables(before: dict) -> list[str]:
+    after = database_state()
+    return [name for name in before if before[name] != after[name]]
+
+
+def hostile_post(form: AdminForm, world: World, name: str, kind: str, value) -> dict:
+    """The arguments of client.post() for the form's valid data with `value` in field `name`,
+    sent as a browser sends them."""
+    data = form.valid(world)
+    data.pop(name, None)
+    url = form.url(world)
+    if kind == "file":
+        upload = SimpleUploadedFile(value, PDF, content_type="application/pdf")
+        return {"path": url, "data": {**data, name: upload}}
+    if kind == "datetime":
+        data[f"{name}_0"], data[f"{name}_1"] = value
+        value = None
+    body = urlencode(data)
+    if isinstance(value, PercentEncoded):
+        body += f"&{name}={value}"
+    elif value is not None:
+        body += f"&{name}={quote(value, safe='')}"
+    return {"path": url, "data": body, "content_type": "application/x-www-form-urlencoded"}
+
+
+def poster(form: AdminForm, world: World, request) -> User:
+    """Who posts the form: Finance where it may, else a superuser (made only when needed)."""
+    return world.superuser if form.superuser else request.getfixturevalue("finance_user")
+
+
+def form_errors(response) -> dict[str, list[str]]:
+    form = response.context["adminform"].form
+    return {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+
+
+def assert_stored_exactly(form: AdminForm, world: World, name: str, kind: str, value) -> None:
+    row = (
+        getattr(world, form.model._meta.model_name)
+        if form.change
+        else form.model.objects.latest("pk")
+    )
+    row.refresh_from_db()
+    stored = getattr(row, name)
+    expected = {
+        "number": lambda: Decimal(value),
+        "datetime": lambda: datetime.fromisoformat(f"{value[0]}T{value[1]}").replace(tzinfo=UTC),
+        "file": lambda: stored.name.rsplit("/", 1)[0] + "/" + value.replace("\x00", ""),
+    }.get(kind, lambda: value)()
+    assert (stored.name if kind == "file" else stored) == expected
+
+
+# --- The sweep ------------------------------------------------------------------------------
+
+
+def test_every_admin_form_is_swept(rf):
+    """Every add or change form the admin serves (to a superuser, who may use them all) is in
+    FORMS; the read-only admins have none."""
+    request = rf.get("/")
+    request.user = User(is_active=True, is_staff=True, is_superuser=True)
+    served = set()
+    for model, model_admin in admin.site._registry.items():
+        name = model._meta.model_name
+        if model_admin.has_add_permission(request):
+            served.add(f"{name}-add")
+        if model_admin.has_change_permission(request):
+            served.add(f"{name}-change")
+    assert served - set(FORMS_BY_ID) == set(), "add these to FORMS, with a valid POST"
+    assert set(FORMS_BY_ID) - served == set()
+
+
+@pytest.mark.parametrize("form_id", list(FORMS_BY_ID))
+def test_only_who_may_post_the_form_stores_it(
+    request, client, viewer_user, finance_user, world, form_id
+):
+    """A Viewer may post no form, Finance none of the superuser's: 403 and nothing written.
+    Who may post it, posting the valid data, stores it: so a refusal in the sweep is the
+    hostile value's doing."""
+    form = FORMS_BY_ID[form_id]
+    post = hostile_post(form, world, "", "text", None)
+    for user in [viewer_user, finance_user] if form.superuser else [viewer_user]:
+        client.force_login(user)
+        before = database_state()
+
+        response = client.post(**post)
+
+        assert response.status_code == 403, user
+        assert changed_tables(before) == []
+
+    client.force_login(poster(form, world, request))
+    before = database_state()
+
+    response = client.post(**post)
+
+    created_key_page = form.model is IngestKey and response.status_code == 200
+    assert response.status_code == 302 or created_key_page, form_errors(response)
+    assert form.model._meta.db_table in changed_tables(before)
+
+
+def outcome(response, before: dict, form: AdminForm, name: str) -> str:
+    """What became of a hostile POST, in words: "refused" when the promise holds."""
+    if response.status_code >= 500:
+        return f"answered {response.status_code}: {response.exc_info[1]!r}"[:300]
+    changed = changed_tables(before)
+    if response.status_code != 200 or "adminform" not in (response.context or {}):
+        return f"answered {response.status_code}, changed {changed}"
+    errors = form_errors(response)
+    if not (errors.get(name) or errors.get(form.error_on.get(name))):
+        return f"refused without an error on {name}: {errors}"
+    return f"refused, but changed {changed}" if changed else "refused"
+
+
+@pytest.mark.parametrize(("form_id", "name", "kind", "labels"), list(sweep()))
+def test_hostile_values_are_refused_on_their_field(request, world, form_id, name, kind, labels):
+    form = FORMS_BY_ID[form_id]
+    client = Client(raise_request_exception=False)
+    client.force_login(poster(form, world, request))
+    hostile_post(form, world, "", "text", None)  # makes the rows it needs before the snapshot
+    before = database_state()
+    wrong = []
+    for label in labels:
+        value = VALUES[kind][label]
+        post = hostile_post(form, world, name, kind, value)
+        # Each value on the same database: what one stores is rolled back before the next.
+        with transaction.atomic():
+            response = client.post(**post)
+            if (form_id, name, label) in ACCEPTED:
+                assert response.status_code == 302, f"{label}: {form_errors(response)}"
+                assert_stored_exactly(form, world, name, kind, value)
+            elif (result := outcome(response, before, form, name)) != "refused":
+                wrong.append(f"{label}: {result}")
+            transaction.set_rollback(True)
+    assert not wrong, "\n".join(wrong)
+
+
+# --- What cannot come over HTTP: a lone surrogate as a str ----------------------------------
+
+OUR_TEXT_FIELDS = [
+    (form.id, name)
+    for form in FORMS
+    if form.ours
+    for name, kind in form.fields().items()
+    if kind in ("text", "choice", "json")
+]
+
+
+@pytest.mark.parametrize(
+    ("form_id", "name"), OUR_TEXT_FIELDS, ids=[f"{f}-{n}" for f, n in OUR_TEXT_FIELDS]
+)
+def test_a_lone_surrogate_str_is_refused_by_the_admin_form(rf, world, form_id, name):
+    """Django decodes a request's bytes with errors="replace", so no request carries a lone
+    surrogate, and the test client cannot send one: this is the admin's own form class, bound
+    to one, as code that builds the form (or calls full_clean) would meet it."""
+    form = FORMS_BY_ID[form_id]
+    request = rf.post("/")
+    request.user = world.superuser
+    obj = getattr(world, form.model._meta.model_name) if form.change else None
+    data = {**form.valid(world), name: "ab\ud800cd"}
+
+    bound = form.form_class(request, obj)(data=data, files={}, instance=obj)
+
+    assert not bound.is_valid()
+    assert name in bound.errors
+
+
+# --- The bounds and the price tiers -----------------------------------------------------------
+
+INVOICE_ADD = reverse("admin:billing_providerinvoice_add")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "error"),
+    [
+        pytest.param("2000-01-01", "2000-01-31", None, id="first day kept"),
+        pytest.param("2995-01-01", "2999-12-31", None, id="five years up to the last day"),
+        pytest.param("2024-01-01", "2028-12-31", None, id="five years, two leap days"),
+        pytest.param("1999-12-01", "1999-12-31", "period_start", id="before the first day"),
+        pytest.param("2999-12-01", "3000-01-01", "period_end", id="after the last day"),
+        pytest.param("2024-01-01", "2029-01-01", "period_end", id="five years and a day"),
+        pytest.param("2000-01-01", "2999-12-31", "period_end", id="a thousand years"),
+    ],
+)
+def test_invoice_period_bounds(finance_client, start, end, error):
+    data = {**invoice(None), "period_start": start, "period_end": end, "invoice_date": start}
+    response = finance_client.post(INVOICE_ADD, data)
+    if error is None:
+        assert response.status_code == 302, form_errors(response)
+        entry = CostEntry.objects.get(source=Source.MANUAL)
+        assert entry.charge_period_end == date.fromisoformat(end) + timedelta(days=1)
+    else:
+        assert form_errors(response).get(error)
+        assert not ProviderInvoice.objects.exists()
+
+
+LARGEST = [
+    ("providerinvoice-add", "amount", "99999999999999.99"),  # DECIMAL(18, 4), in USD cents
+    ("exchangerate-add", "rate", "99999999999999.9999999999"),  # DECIMAL(24, 10)
+    ("modelprice-add", "per_request", "9999999999.99999999"),  # DECIMAL(18, 8)
+]
+
+
+@pytest.mark.parametrize(("form_id", "name", "value"), LARGEST, ids=[f for f, *_ in LARGEST])
+def test_the_largest_accepted_number_is_stored_exactly(finance_client, world, form_id, name, value):
+    form = FORMS_BY_ID[form_id]
+    response = finance_client.post(form.url(world), {**form.valid(world), name: value})
+
+    assert response.status_code == 302, form_errors(response)
+    assert getattr(form.model.objects.latest("pk"), name) == Decimal(value)
+    if form.model is ProviderInvoice:  # and its ledger row too
+        assert CostEntry.objects.get(source=Source.MANUAL).billed_cost == Decimal(value)
+
+
+def test_the_longest_period_is_five_calendar_years():
+    assert MAX_INVOICE_DAYS == (date(2029, 1, 1) - date(2024, 1, 1)).days
+
+
+def test_the_service_refuses_a_period_ending_on_the_last_calendar_day():
+    """The path of every other writer (demo data, a shell): a ValidationError, not the
+    OverflowError of the ledger row ending the day after 9999-12-31."""
+    invoice_row = ProviderInvoice(
+        provider="supabase",
+        invoice_number="X-1",
+        invoice_date=date(2026, 11, 1),
+        period_start=date(2026, 10, 1),
+        period_end=date(9999, 12, 31),
+        amount=Decimal("1.00"),
+    )
+    with pytest.raises(ValidationError) as refused:
+        provider_invoice_save(invoice=invoice_row)
+    assert "period_end" in refused.value.message_dict
+    assert not CostEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("length", "refused"), [(MAX_NOTES_LENGTH, False), (MAX_NOTES_LENGTH + 1, True)]
+)
+def test_notes_length(length, refused):
+    price = ModelPrice(
+        provider="acme", model="acme-1", effective_from=date(2026, 10, 1), input_mtok=1
+    )
+    price.notes = "n" * length
+    if refused:
+        with pytest.raises(ValidationError, match="at most 10,000 characters"):
+            price.full_clean()
+    else:
+        price.full_clean()
+
+
+PRICE_ADD = reverse("admin:costledger_modelprice_add")
+BAD_TIERS = {
+    "a list": '[{"start": 1, "price": "2"}]',
+    "unknown kind": '{"images": [{"start": 1, "price": "2"}]}',
+    "no base price": '{"cache_read": [{"start": 1, "price": "2"}]}',
+    "steps not a list": '{"input": {"start": 1, "price": "2"}}',
+    "start a float": '{"input": [{"start": 1.5, "price": "2"}]}',
+    "start a boolean": '{"input": [{"start": true, "price": "2"}]}',
+    "starts not increasing": '{"input": [{"start": 9, "price": "2"}, {"start": 9, "price": "3"}]}',
+    "start past any context": '{"input": [{"start": 1000000001, "price": "2"}]}',
+    "price a number": '{"input": [{"start": 1, "price": 2}]}',
+    "price 1e400": '{"input": [{"start": 1, "price": "1e400"}]}',
+    "price 11 digits": '{"input": [{"start": 1, "price": "12345678901"}]}',
+    "price 9 decimals": '{"input": [{"start": 1, "price": "0.123456789"}]}',
+    "price NaN": '{"input": [{"start": 1, "price": "NaN"}]}',
+    "price negative": '{"input": [{"start": 1, "price": "-1"}]}',
+    "another key": '{"input": [{"start": 1, "price": "2", "note": [[[[[]]]]]}]}',
+    "21 tiers": json.dumps({"input": [{"start": i, "price": "2"} for i in range(1, 22)]}),
+}
+
+
+@pytest.mark.parametrize("tiers", BAD_TIERS.values(), ids=BAD_TIERS)
+def test_a_price_tier_the_pricing_code_could_not_use_is_refused(finance_client, tiers):
+    response = finance_client.post(PRICE_ADD, {**model_price(None), "tiers": tiers})
+
+    assert response.status_code == 200
+    assert form_errors(response).get("tiers")
+    assert not ModelPrice.objects.exists()
+    # The model refuses them too, whoever saves the price.
+    price = ModelPrice(provider="acme", model="acme-1", effective_from=date(2026, 10, 1))
+    price.input_mtok = price.output_mtok = Decimal("1")
+    price.tiers = json.loads(tiers)
+    with pytest.raises(ValidationError) as refused:
+        price.full_clean()
+    assert "tiers" in refused.value.message_dict
+
+
+def test_the_largest_accepted_price_still_prices_usage(finance_client):
+    """At the ends of what is accepted, the pricing code computes a cost, exactly."""
+    largest = "9999999999.99999999"
+    tiers = json.dumps({"input": [{"start": 1_000_000_000, "price": largest}]})
+    data = {**model_price(None), "input_mtok": largest, "tiers": tiers}
+    response = finance_client.post(PRICE_ADD, data)
+    assert response.status_code == 302, form_errors(response)
+
+    book = price_book_load(pairs={("acme", "acme-1")}, until=date(2026, 10, 1))
+    price = book.price_for("acme", "acme-1", date(2026, 10, 1))
+    cost = usage_cost(usage=TokenUsage(input_tokens=1_000_000_001), price=price)
+    assert cost == (Decimal(largest) * 1_000_000_001).scaleb(-6)
