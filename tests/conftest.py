@@ -1,6 +1,11 @@
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
+
+from costledger.models import ModelPrice
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -44,3 +49,12 @@ def viewer_user(db):
 def finance_client(client, finance_user):
     client.force_login(finance_user)
     return client
+
+
+@pytest.fixture
+def gpt4o(db):
+    """OpenAI's gpt-4o at its list price: 2.50 in, 10 out, 1.25 cache read per million."""
+    return ModelPrice.objects.create(
+        provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
+        input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
+    )  # fmt: skip

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.ingest import MAX_BYTES, usage_events
-from collectors.ingest_keys import ingest_key_create
 from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent, ModelPrice
 from costledger.usage import (
     COST_OVER_LIMIT,
@@ -35,19 +34,6 @@ TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tok
 def _frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def key():
-    return ingest_key_create(name="backend")[1]
-
-
-@pytest.fixture
-def gpt4o():
-    return ModelPrice.objects.create(
-        provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
-        input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
-    )  # fmt: skip
 
 
 def event(event_id="e1", **fields):

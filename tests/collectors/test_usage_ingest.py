@@ -12,27 +12,14 @@ from django.test import Client
 from django.urls import reverse
 
 from collectors import ingest
-from collectors.ingest_keys import ingest_key_create, ingest_keys_revoke
+from collectors.ingest_keys import ingest_keys_revoke
 from collectors.models import IngestKey
-from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent, ModelPrice
+from costledger.models import CostEntry, LlmUsageDaily, LlmUsageEvent
 from costledger.usage import llm_usage_rebuild
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/usage/events"
 DAY = date(2026, 11, 20)
-
-
-@pytest.fixture
-def key():
-    return ingest_key_create(name="backend")[1]
-
-
-@pytest.fixture
-def gpt4o():
-    return ModelPrice.objects.create(
-        provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
-        input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
-    )  # fmt: skip
 
 
 def event(event_id="e1", **fields):

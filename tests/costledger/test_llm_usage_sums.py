@@ -31,7 +31,6 @@ from costledger.models import (
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
-    ModelPrice,
 )
 from costledger.services import llm_usage_daily_upsert
 from costledger.usage import UsageEvent, llm_events_record, llm_usage_rebuild
@@ -43,14 +42,6 @@ TOKENS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tok
 USER_FIELDS = ["rows", "requests", "tokens", "cost", "costed_rows", "unpriced_requests"]
 MODEL_FIELDS = ["rows", "requests", "errors", *TOKENS, "cost", "costed_rows",
                 "unpriced_requests", "latency_ms_sum"]  # fmt: skip
-
-
-@pytest.fixture
-def gpt4o():
-    return ModelPrice.objects.create(
-        provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
-        input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
-    )  # fmt: skip
 
 
 def event(event_id, day=DAY, **fields) -> UsageEvent:
