@@ -1,18 +1,21 @@
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
+from django_celery_beat.models import PeriodicTask
 
 from collectors.engine import SyncAlreadyRunning
 from collectors.ingest_keys import KEY_PREFIX, ingest_key_create, ingest_keys_revoke
 from collectors.models import CollectorRun, IngestKey, RunStatus, SyncRun, Trigger
 from collectors.selectors import collector_health
 from collectors.services import sync_all_start
+from costledger.validators import json_text_load, validate_ledger_day, validate_text
 
 STATUS_COLOURS = {
     RunStatus.OK: "#2e7d32",
@@ -227,3 +230,81 @@ class IngestKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = ingest_keys_revoke(keys=queryset)
         messages.success(request, f"{count} key{'s' if count != 1 else ''} revoked.")
+
+
+# What beat reads from a task's JSON: the task's args and kwargs, and headers it adds its own to.
+BEAT_JSON = {
+    "args": (list, "a list, e.g. [] or [1, 2]"),
+    "kwargs": (dict, 'an object, e.g. {} or {"day": "2026-10-01"}'),
+    "headers": (dict, 'an object, e.g. {} or {"origin": "admin"}'),
+}
+
+
+class BeatTaskForm(PeriodicTaskForm):
+    """django-celery-beat's form for the schedules that run the collectors, refusing what would
+    answer 500 here or stop beat later."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Declared by the form, so not checked by our admin site with the model's text fields.
+        for name in ("regtask", "task"):
+            self.fields[name].validators.append(validate_text)
+
+    def clean(self):
+        # PeriodicTaskForm.clean reads cleaned_data["task"], absent once the field refused it.
+        if "task" not in self.cleaned_data:
+            return self.cleaned_data
+        return super().clean()
+
+    def _clean_json(self, field):
+        # Beat reads these with json.loads, which it guards against ValueError only.
+        self._json(field)
+        return self.cleaned_data[field]
+
+    def clean_headers(self):
+        # Unlike args and kwargs, read by our task only, headers go to the broker as they are
+        # and to whatever shows messages: their text may hold no NUL or lone surrogate.
+        for text in _json_strings(self._json("headers")):
+            validate_text(text)
+        return self.cleaned_data["headers"]
+
+    def _json(self, field):
+        value = json_text_load(self.cleaned_data[field])
+        shape, example = BEAT_JSON[field]
+        if not isinstance(value, shape):
+            raise ValidationError(f"Enter {example}.")
+        return value
+
+    def clean_start_time(self):
+        # With a crontab, beat adds the next run to the start time: OverflowError near 9999.
+        return self._ledger_time("start_time")
+
+    def clean_expires(self):
+        return self._ledger_time("expires")
+
+    def _ledger_time(self, field):
+        # A year outside the ledger's is a typing mistake here as in any day entered.
+        if (value := self.cleaned_data[field]) is not None:
+            validate_ledger_day(value.date())
+        return value
+
+
+def _json_strings(value):
+    """Every key and string in a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class BeatTaskAdmin(PeriodicTaskAdmin):
+    form = BeatTaskForm

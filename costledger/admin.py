@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.forms.fields import InvalidJSONInput
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -15,6 +16,7 @@ from costledger.models import (
 from costledger.money import round_money
 from costledger.pricing import TIER_KINDS, tiers_problems
 from costledger.providers import provider_name
+from costledger.validators import json_text_load
 
 
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):
@@ -111,12 +113,30 @@ PRICE_COLUMNS = {
 }
 
 
+class BoundedJSONField(forms.JSONField):
+    """Django's JSONField, read with json_text_load: its own json.loads lets RecursionError and
+    the ValueError of a 5,000-digit number through (a 500)."""
+
+    def to_python(self, value):
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        return json_text_load(value)
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        # Shown again as typed (Django's marker for that): re-encoded, a "\ud800" escape would
+        # become a lone surrogate the page cannot be encoded with.
+        return InvalidJSONInput(data)
+
+
 class ModelPriceForm(forms.ModelForm):
     """An admin's price: always source "admin", in USD (the currency usage is costed in)."""
 
     class Meta:
         model = ModelPrice
         fields = ("provider", "model", "effective_from", "source", *PRICE_COLUMNS, "tiers", "notes")
+        field_classes = {"tiers": BoundedJSONField}
         help_texts = {
             "provider": "Slug as events send it: openai, anthropic, openrouter, google...",
             "model": "As events name it (gpt-4o-2024-08-06), or the price book's id (gpt-4o) to "

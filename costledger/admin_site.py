@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
-from django.db import DataError, transaction
+from django.db import DataError, models, transaction
 from django.urls import path
 
 from costledger import admin_pages
 from costledger.models import CostEntry, CostSource, LlmUsageEvent
+from costledger.validators import validate_text
 
 # What a list filter, the date hierarchy or the database raises for a parameter value it cannot
 # read. Django turns only some into IncorrectLookupParameters: not the OverflowError of
@@ -33,6 +34,19 @@ class BadParametersRefused:
         return super().get_object(request, object_id, from_field or None)
 
 
+class UnreadableTextRefused:
+    """ModelAdmin mixin: the form field of every text column refuses what validate_text does.
+    Django's forms refuse NUL but store U+FFFD as sent, in other apps' text (auth's names,
+    django-celery-beat's tasks) as in ours. Fields a form declares itself are not built here:
+    auth's passwords, hashed and never stored, are left to auth."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if formfield is not None and isinstance(db_field, models.CharField | models.TextField):
+            formfield.validators.append(validate_text)
+        return formfield
+
+
 class CostledgerAdminSite(admin.AdminSite):
     site_header = "costledger"
     site_title = "costledger"
@@ -40,13 +54,13 @@ class CostledgerAdminSite(admin.AdminSite):
     index_template = "admin/costledger/index.html"
 
     def register(self, model_or_iterable, admin_class=None, **options):
-        # Every ModelAdmin gets the mixin here, those of other apps (auth, django-celery-beat)
-        # included, so that no admin list can be left without it.
+        # Every ModelAdmin gets the mixins here, those of other apps (auth, django-celery-beat)
+        # included, so that no admin list or form can be left without them.
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, BadParametersRefused):
             admin_class = type(
                 admin_class.__name__,
-                (BadParametersRefused, admin_class),
+                (BadParametersRefused, UnreadableTextRefused, admin_class),
                 {"__module__": admin_class.__module__},
             )
         super().register(model_or_iterable, admin_class, **options)

@@ -1,6 +1,7 @@
 """Checks of what people enter, shared by the models' `clean()` methods so that every entry path
 (admin form, shell, service) refuses the same values with the same words."""
 
+import json
 import re
 from collections.abc import Callable
 from datetime import date
@@ -20,6 +21,10 @@ MAX_NOTES_LENGTH = 10_000
 # could never apply, and a handful per kind is all any provider has.
 MAX_TIER_START = 1_000_000_000
 MAX_TIERS_PER_KIND = 20
+# JSON people type (a price's tiers, a beat task's arguments): a few lines, a few levels deep.
+MAX_JSON_LENGTH = 10_000
+MAX_JSON_DEPTH = 20
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded to UTF-8 at all:
 # either one in a value stored or filtered on makes the query fail.
@@ -77,6 +82,39 @@ def validate_notes(value: str) -> None:
             f"{len(value):,}). Attach a long document as a file instead.",
             code="too_long",
         )
+
+
+def json_text_load(text: str) -> object:
+    """The value of JSON text someone entered, or a ValidationError saying why it cannot be read.
+    Bounded before json.loads, which meets deep nesting with RecursionError and a number of
+    thousands of digits with ValueError, where callers expect JSONDecodeError."""
+    if len(text) > MAX_JSON_LENGTH:
+        raise ValidationError(
+            f"JSON may be at most {MAX_JSON_LENGTH:,} characters long (this is {len(text):,}).",
+            code="too_long",
+        )
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise ValidationError(
+            f"JSON may nest at most {MAX_JSON_DEPTH} levels of [] and {{}}.", code="too_deep"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValidationError(f"This is not valid JSON: {error}.", code="invalid_json") from error
+    except ValueError as error:  # int() refuses more than 4,300 digits
+        raise ValidationError(
+            "A number in this JSON has thousands of digits: no value needs that many.",
+            code="invalid_json",
+        ) from error
+
+
+def _json_depth(text: str) -> int:
+    """How deep the brackets of JSON text nest, those inside strings left out."""
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def decimal_text_problem(text: str, *, max_digits: int, decimal_places: int) -> str | None:

@@ -14,10 +14,6 @@ from FORMS) and their fields from the admins' own form classes, so a new field i
 as it exists. One test per form and field posts each of its values in turn, each rolled back
 before the next (one test per value would take twice the ~20 s this file may take). Which
 values: see CHANGE_SAMPLE and THIRD_PARTY_SAMPLE.
-
-What still fails, in code this task did not change (admin classes, third-party forms), is
-listed in KNOWN_500 and NOT_REFUSED and runs as strict xfails, one per value: they are counted
-in the summary, and fail the day they are fixed.
 """
 
 import json
@@ -404,7 +400,6 @@ def _each(model: str, fields: str, labels: str) -> list[tuple[str, str, str]]:
     ]
 
 
-_BEAT = " (django-celery-beat's PeriodicTaskForm; fix: a form subclass in our admin)"
 # What a form stores rather than refuses, and why that is right.
 ACCEPTED = {
     **dict.fromkeys(_each("solarschedule", "latitude longitude", "negative"), "south or west"),
@@ -418,91 +413,23 @@ ACCEPTED = {
         "auth's record of when: stored as entered and only displayed",
     ),
     **dict.fromkeys(
-        _each("periodictask", "start_time", "0001-01-01")
-        + _each("periodictask", "expires", "0001-01-01|9999-12-31")
-        + _each("clockedschedule", "clocked_time", "0001-01-01|9999-12-31"),
+        _each("clockedschedule", "clocked_time", "0001-01-01|9999-12-31"),
         "beat only compares it with the time now (in UTC, CELERY_TIMEZONE)",
     ),
     **dict.fromkeys(_each("periodictask", "description", "100 kB"), "free text, stored exactly"),
     **dict.fromkeys(
-        _each("periodictask", "args kwargs", "NUL escape|surrogate escape"),
+        _each("periodictask", "kwargs", "NUL escape|surrogate escape"),
         "valid JSON, stored as typed (ASCII escapes): the task receives those strings",
-    ),
-}
-# Answers 500 today, in code this task does not change. Each one is a strict xfail: it fails
-# the suite the day it is fixed, to be moved from here to the refused.
-KNOWN_500 = {
-    **dict.fromkeys(
-        _each("modelprice", "tiers", "nested 10000|5000-digit number|surrogate escape"),
-        "forms.JSONField: json.loads raises RecursionError or ValueError (not "
-        "JSONDecodeError), and the form re-rendered with a \\ud800 escape cannot be encoded; "
-        "fix: a tiers form field in ModelPriceForm (costledger/admin.py)",
-    ),
-    **dict.fromkeys(
-        _each("periodictask", "regtask", "NUL"),
-        "the registered-task list takes any value, and its NUL reaches PostgreSQL (DataError)"
-        + _BEAT,
-    ),
-    **dict.fromkeys(
-        _each("periodictask", "task", "NUL|100 kB"),
-        "clean() reads data['task'] after the field refused it: KeyError" + _BEAT,
-    ),
-    **dict.fromkeys(
-        _each("periodictask", "args kwargs", "nested 10000"),
-        "_clean_json catches ValueError, not RecursionError" + _BEAT,
-    ),
-}
-# Stored today although it should be refused, in code this task does not change.
-NOT_REFUSED = {
-    **dict.fromkeys(
-        _each("user", "first_name last_name", "surrogate bytes")
-        + _each("group", "name", "surrogate bytes")
-        + _each(
-            "periodictask",
-            "name regtask task description queue exchange routing_key",
-            "surrogate bytes",
-        ),
-        "a third-party text field stores U+FFFD, Django's stand-in for bytes that were not "
-        "UTF-8; fix: costledger.validators.validate_text on their admin forms",
-    ),
-    **dict.fromkeys(
-        _each(
-            "periodictask",
-            "headers",
-            "surrogate bytes|100 kB|invalid|nested 10000|NUL escape|surrogate escape",
-        ),
-        "headers are never checked: beat reads them with json.loads, and skips the task "
-        "(invalid JSON) or stops (RecursionError)" + _BEAT,
-    ),
-    **dict.fromkeys(
-        _each("periodictask", "start_time", "9999-12-31"),
-        "with a crontab, beat adds the next run to the start time: OverflowError in beat" + _BEAT,
     ),
 }
 
 
 def sweep():
-    """One test per form and field, posting each of its values in turn; one per value known to
-    fail, as a strict xfail, so that the summary counts them and a fix shows."""
+    """One test per form and field, posting each of its values in turn."""
     for form in FORMS:
         for name, kind in form.fields().items():
-            known = {
-                label: KNOWN_500.get(key) or NOT_REFUSED.get(key)
-                for label in form.labels(kind)
-                if (key := (form.id, name, label)) in KNOWN_500 | NOT_REFUSED
-            }
-            plain = tuple(label for label in form.labels(kind) if label not in known)
-            if plain:
-                yield pytest.param(form.id, name, kind, plain, id=f"{form.id}-{name}")
-            for label, reason in known.items():
-                yield pytest.param(
-                    form.id,
-                    name,
-                    kind,
-                    (label,),
-                    marks=pytest.mark.xfail(reason=reason, strict=True),
-                    id=f"{form.id}-{name}-{label}",
-                )
+            if labels := tuple(form.labels(kind)):
+                yield pytest.param(form.id, name, kind, labels, id=f"{form.id}-{name}")
 
 
 # --- The database state and the requests ----------------------------------------------------
