@@ -339,7 +339,7 @@ def _business_summary(period: Period) -> dict:
                 "requests": e.requests,
                 "successes": e.successes,
                 "errors": e.errors,
-                "error_percent": None if e.error_pct is None else str(e.error_pct),
+                "error_percent": None if e.error_percent is None else str(e.error_percent),
             }
             for e in llm_error_rates(start=period.start, end=period.end)
         ],

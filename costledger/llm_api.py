@@ -86,17 +86,20 @@ def error_rates(request):
     start, end = params.date_range()
     if params.errors:
         return params.bad_request()
-    items = [
-        {
-            "provider": rate.provider,
-            "requests": rate.requests,
-            "successes": rate.successes,
-            "errors": rate.errors,
-            "error_pct": None if rate.error_pct is None else str(rate.error_pct),
-        }
-        for rate in llm_error_rates(start=start, end=end)
-    ]
+    items = [_error_rate(rate) for rate in llm_error_rates(start=start, end=end)]
     return JsonResponse(_head(start, end) | {"items": items})
+
+
+def _error_rate(rate) -> dict:
+    percent = None if rate.error_percent is None else str(rate.error_percent)
+    return {
+        "provider": rate.provider,
+        "requests": rate.requests,
+        "successes": rate.successes,
+        "errors": rate.errors,
+        "error_percent": percent,
+        "error_pct": percent,  # the seed system's name, kept for its clients
+    }
 
 
 @require_GET

@@ -101,7 +101,7 @@ class ProviderErrorRate:
     requests: int
     successes: int
     errors: int
-    error_pct: Decimal | None  # None without requests
+    error_percent: Decimal | None  # None without requests
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def llm_error_rates(*, start: date, end: date) -> list[ProviderErrorRate]:
             requests=requests,
             successes=requests - errors,
             errors=errors,
-            error_pct=_ratio(100 * errors, requests, PERCENT_QUANTUM),
+            error_percent=_ratio(100 * errors, requests, PERCENT_QUANTUM),
         )
         for provider, (requests, errors) in sorted(totals.items())
     ]

@@ -12,10 +12,6 @@ from babel import Locale
 from babel.numbers import get_currency_precision, get_territory_currencies
 
 
-class CurrencyMismatch(ValueError):
-    """Two amounts in different currencies were about to be added."""
-
-
 @cache
 def _iso_currencies() -> frozenset[str]:
     """ISO 4217 codes legal tender somewhere today (CLDR). Leaves out withdrawn currencies

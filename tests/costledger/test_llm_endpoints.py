@@ -247,15 +247,24 @@ def test_error_rates_per_provider_round_half_up(client):
             "requests": 3,
             "successes": 2,
             "errors": 1,
+            "error_percent": "33.33",
             "error_pct": "33.33",
         },
-        {"provider": "mistral", "requests": 0, "successes": 0, "errors": 0, "error_pct": None},
+        {
+            "provider": "mistral",
+            "requests": 0,
+            "successes": 0,
+            "errors": 0,
+            "error_percent": None,
+            "error_pct": None,
+        },  # fmt: skip
         {
             "provider": "openai",
             "requests": 800,
             "successes": 799,
             "errors": 1,
-            "error_pct": "0.13",  # 0.125 rounds half up (half-even would give 0.12)
+            "error_percent": "0.13",  # 0.125 rounds half up (half-even would give 0.12)
+            "error_pct": "0.13",
         },
     ]
 
