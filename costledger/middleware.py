@@ -1,4 +1,4 @@
-"""Query strings the database cannot store are refused before any view reads them."""
+"""Paths and query strings the database cannot store are refused before any view reads them."""
 
 from django.http import HttpResponseBadRequest, JsonResponse
 
@@ -20,17 +20,24 @@ def unstorable_parameter(params) -> str | None:
 
 
 class UnstorableQueryMiddleware:
-    """400 for a query string holding NUL, on every page and endpoint: otherwise each view,
-    filter and admin list would have to guard against it or answer 500."""
+    """400 for a path or a query string holding NUL, on every page and endpoint: otherwise each
+    view, filter and admin list would have to guard against it or answer 500 (an admin object
+    id is read from the path: /admin/costledger/usageuser/%00/change/)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        api = request.path_info.startswith("/api/")
+        if UNSTORABLE.search(request.path_info):
+            message = "The address contains a NUL character (%00), which no address may hold."
+            if api:
+                return JsonResponse({"errors": {"path": message}}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         name = unstorable_parameter(request.GET)
         if name is None:
             return self.get_response(request)
-        if request.path_info.startswith("/api/"):
+        if api:
             return JsonResponse({"errors": {name: UNSTORABLE_MESSAGE}}, status=400)
         return HttpResponseBadRequest(
             f"The parameter {name[:100]!r} {UNSTORABLE_MESSAGE}",

@@ -248,3 +248,18 @@ def test_a_reprice_with_bad_input_goes_back_to_the_page(admin_client, form):
 def test_more_parameters_than_django_reads_is_a_400(client):
     query = "&".join(f"p{i}=1" for i in range(1001))
     assert client.get(f"{reverse('api-cost-by-user')}?{query}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/costledger/usageuser/%00/change/", "/admin/costledger/usageuser/%00/history/",
+     "/admin/costledger/usageuser/a%00b/delete/", "/admin/billing/providerinvoice/%00/change/"],
+)  # fmt: skip
+def test_nul_in_an_admin_object_id_is_a_plain_400(admin_client, path):
+    response = admin_client.get(path)
+    assert response.status_code == 400 and b"NUL" in response.content
+
+
+def test_nul_in_an_api_path_is_a_json_400(client):
+    response = client.get("/api/v1/metrics/error-rates%00")
+    assert response.status_code == 400 and "path" in response.json()["errors"]
