@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import DataError, models, transaction
 from django.urls import path
@@ -32,6 +33,13 @@ class BadParametersRefused:
     def get_object(self, request, object_id, from_field=None):
         # `?_to_field=` (empty) skips Django's check of the field, then names no field at all.
         return super().get_object(request, object_id, from_field or None)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # django-simple-history's view reads its rows by an id it never checked (`abc` is a
+        # ValueError): an id that names no object is redirected as Django's own views do.
+        if self.get_object(request, unquote(object_id)) is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        return super().history_view(request, object_id, extra_context)
 
 
 class UnreadableTextRefused:

@@ -100,6 +100,10 @@ def test_default_window_is_yesterday_and_today():
         (["--date", "2026-11-20", "--since", "2026-11-01"], "either --date or --since/--until"),
         (["--until", "2026-11-01"], "--until needs --since"),
         (["--since", "2026-11-05", "--until", "2026-11-01"], "is before --since"),
+        (["--date", "9999-12-31"], "outside the days the ledger keeps"),
+        (["--date", "0001-01-01"], "outside the days the ledger keeps"),
+        (["--since", "1990-01-01", "--until", "2090-01-01"], "outside the days"),
+        (["--since", "2024-01-01", "--until", "2026-01-01"], "at most 366 days per run"),
     ],
 )
 def test_bad_arguments_exit_non_zero_saying_what_to_do(args, message):

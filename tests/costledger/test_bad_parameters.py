@@ -263,3 +263,11 @@ def test_nul_in_an_admin_object_id_is_a_plain_400(admin_client, path):
 def test_nul_in_an_api_path_is_a_json_400(client):
     response = client.get("/api/v1/metrics/error-rates%00")
     assert response.status_code == 400 and "path" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("object_id", ["abc", "1%ED%A0%80", "99999999999999999999", "-1"])
+@pytest.mark.parametrize("page", ["history", "change", "delete"])
+def test_an_id_naming_no_object_redirects_on_every_object_page(admin_client, object_id, page):
+    """django-simple-history's history view read its rows by an unchecked id (500 on `abc`)."""
+    response = admin_client.get(f"/admin/billing/providerinvoice/{object_id}/{page}/")
+    assert response.status_code == 302 and response.url == "/admin/"

@@ -12,6 +12,8 @@ from collectors.models import RunStatus, Trigger
 from collectors.registry import COLLECTOR_NAMES
 from costledger.management.dates import command_date
 
+MAX_BACKFILL_DAYS = 366
+
 
 class Command(BaseCommand):
     help = (
@@ -62,6 +64,13 @@ class Command(BaseCommand):
             last = command_date(until, "--until") if until else timezone.now().date()
             if last < first:
                 raise CommandError(f"--until {last} is before --since {first}.")
+            if (last - first).days + 1 > MAX_BACKFILL_DAYS:
+                # One run is one transaction per collector and day, holding each collector's
+                # lock throughout: a year is what one run should hold.
+                raise CommandError(
+                    f"{first} to {last} is {(last - first).days + 1:,} days; backfill at most "
+                    f"{MAX_BACKFILL_DAYS} days per run (run the command once per year)."
+                )
             return SyncWindow(first, last + timedelta(days=1))
         return default_window()
 
