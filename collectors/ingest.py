@@ -8,7 +8,7 @@ with the reason per field.
 import json
 import re
 from datetime import UTC, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -57,6 +57,9 @@ FIELDS = {
 CLOCK_SKEW = timedelta(hours=1)
 EARLIEST = datetime.combine(EARLIEST_DAY, time(), UTC)  # before it, a clock is wrong
 COST_QUANTUM = Decimal(1).scaleb(-COST_PLACES)
+# A cost sent as a string is written as a JSON number would be: Python's Decimal() would also
+# read "1_000", " 7 ", "+3" and other scripts' digits, which no client means.
+DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\Z")
 
 
 def _text(event, name, errors, *, required=False, limit=200) -> str:
@@ -129,13 +132,11 @@ def _cost(event, errors) -> Decimal | None:
         if currency not in (None, "", "USD"):
             errors["currency"] = "is given without a cost"
         return None
-    try:
-        value = (
-            raw if isinstance(raw, Decimal)
-            else Decimal(raw) if isinstance(raw, str) or type(raw) is int
-            else None
-        )  # fmt: skip
-    except InvalidOperation:
+    if isinstance(raw, Decimal):
+        value = raw
+    elif type(raw) is int or (isinstance(raw, str) and DECIMAL_TEXT.match(raw)):
+        value = Decimal(raw)
+    else:
         value = None
     if value is None or isinstance(raw, bool) or not value.is_finite():
         errors["cost"] = "must be a decimal number (as a JSON number or a string)"
@@ -162,7 +163,9 @@ def _cost(event, errors) -> Decimal | None:
 
 
 def _tags(event, errors) -> dict:
-    tags = event.get("tags") or {}
+    tags = event.get("tags")
+    if tags is None:
+        return {}
     if not isinstance(tags, dict):
         errors["tags"] = "must be an object of strings"
         return {}
@@ -236,7 +239,7 @@ class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
     cache_write_tokens: _Count = 0
     reasoning_tokens: _Count = 0
     images: Annotated[int, msgspec.Meta(ge=0, le=MAX_IMAGES)] = 0
-    cost: Decimal | None = None
+    cost: msgspec.Raw = msgspec.Raw(b"null")  # a string cost goes to `_cost` (DECIMAL_TEXT)
     currency: str | None = None
     status: Literal["ok", "error"] = "ok"
     error_type: Annotated[str, msgspec.Meta(max_length=100)] = ""
@@ -252,13 +255,18 @@ _BATCH = msgspec.json.Decoder(_BatchIn)
 assert FIELDS == set(_EventIn.__struct_fields__)
 
 
-def _cost_usual(cost: Decimal) -> bool:
-    """A cost the fast path may take as it is: anything else, `_cost` judges."""
-    return (
-        cost.is_finite()
-        and 0 <= cost <= MAX_EVENT_COST
-        and cost.as_tuple().exponent >= -COST_PLACES
-    )
+def _cost_fast(raw: msgspec.Raw) -> Decimal | None | bool:
+    """The cost the fast path may take as it is (None: no cost), or False: let `_cost` judge.
+    `raw` is valid JSON (msgspec checked it): a JSON number reads as Decimal exactly."""
+    text = bytes(raw)
+    if text == b"null":
+        return None
+    if not text[:1].isdigit():  # a string, a negative number, anything else
+        return False
+    cost = Decimal(text.decode())
+    if cost > MAX_EVENT_COST or cost.as_tuple().exponent < -COST_PLACES:
+        return False
+    return cost
 
 
 def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
@@ -277,9 +285,9 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
             timestamp = datetime.fromisoformat(e.timestamp)
         except ValueError:
             return None
-        if timestamp.tzinfo is None or not EARLIEST <= timestamp <= latest or (
-            (e.currency not in (None, "", "USD")) if e.cost is None
-            else (e.currency != "USD" or not _cost_usual(e.cost))
+        cost = _cost_fast(e.cost)
+        if cost is False or timestamp.tzinfo is None or not EARLIEST <= timestamp <= latest or (
+            e.currency not in (None, "", "USD") if cost is None else e.currency != "USD"
         ):  # fmt: skip
             return None
         parsed.append(
@@ -289,7 +297,7 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
                 cache_read_tokens=e.cache_read_tokens, cache_write_tokens=e.cache_write_tokens,
                 reasoning_tokens=e.reasoning_tokens, images=e.images,
                 is_error=e.status == "error", error_type=e.error_type, latency_ms=e.latency_ms,
-                tags=e.tags, cost=e.cost,
+                tags=e.tags, cost=cost,
             )
         )  # fmt: skip
     return parsed
@@ -302,13 +310,19 @@ def _bad_request(field: str, message: str, status: int = 400) -> JsonResponse:
 def _events(body: bytes):
     """The batch's list of events, or the 4xx saying why there is none."""
     try:
-        data = json.loads(body, parse_float=Decimal)
+        # Decoded here: json.loads would take UTF-16 and UTF-32 bodies too.
+        data = json.loads(body.decode(), parse_float=Decimal)
     except RecursionError:
         return None, _bad_request("body", "is nested too deeply to be a batch of events")
     except UnicodeDecodeError:
         return None, _bad_request("body", "is not UTF-8")
     except ValueError as error:  # JSONDecodeError, or an integer of over 4,300 digits
         return None, _bad_request("body", f"is not valid JSON: {error}"[:300])
+    if isinstance(data, dict) and set(data) - {"events"}:
+        unknown = sorted(set(data) - {"events"})[:10]
+        return None, _bad_request(
+            "body", f"has fields other than events: {', '.join(map(repr, unknown))}"[:300]
+        )
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list) or not events:
         return None, _bad_request(

@@ -19,6 +19,7 @@ DEFAULT_RANGE_DAYS = 30
 # No date, number, key or name the API reads is longer; a longer value is refused unread.
 MAX_LENGTH = 100
 WHOLE_NUMBER = re.compile("-?[0-9]{1,9}")
+SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
 
 
 def _shown(raw: str) -> str:
@@ -32,6 +33,13 @@ def _refusal(raw: str) -> str | None:
     if UNSTORABLE.search(raw):
         return f"{_shown(raw)} holds a NUL or an unpaired surrogate character."
     return None
+
+
+def _not_a_slug(raw: str) -> str | None:
+    # Every name the API filters on (providers, categories) is stored as a slug.
+    if SLUG.match(raw):
+        return None
+    return f"{_shown(raw)} is not a name: lower-case letters, digits and - _ . only."
 
 
 class QueryParams:
@@ -104,9 +112,9 @@ class QueryParams:
         return raw
 
     def names(self, name: str, allowed: Collection[str] | None = None) -> list[str]:
-        """A list, as repeated parameters, comma-separated values or both."""
+        """A list of slugs, as repeated parameters, comma-separated values or both."""
         values = [v for raw in self.params.getlist(name) for v in raw.split(",") if v]
-        refused = [problem for v in values if (problem := _refusal(v))]
+        refused = [problem for v in values if (problem := _refusal(v) or _not_a_slug(v))]
         unknown = sorted(set(values) - set(allowed)) if allowed is not None else []
         if refused:
             self.errors[name] = refused[0]

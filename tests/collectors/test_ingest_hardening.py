@@ -478,3 +478,41 @@ def test_a_chunked_body_is_read(rf, key, gpt4o):
     response = usage_events(request)
     assert response.status_code == 200, response.content
     assert LlmUsageEvent.objects.filter(event_id="c1").exists()
+
+
+@pytest.mark.parametrize("raw", ['"1_000"', '"+3"', '" 7 "', '"\u0661\u0662"', '"1."', '".5"',
+                                 '"0x10"', '"1e5 "'])  # fmt: skip
+def test_a_cost_string_is_written_as_a_json_number_would_be(client, key, raw):
+    """Python's Decimal() reads "1_000" as 1000 and Arabic-Indic digits as digits: a client
+    sending them meant something else, or nothing."""
+    body = '{"events": [' + json.dumps(event())[:-1] + f', "cost": {raw}, "currency": "USD"}}]}}'
+    response = post(client, key, raw=body)
+    assert response.status_code == 400
+    assert "decimal number" in response.json()["results"][0]["errors"]["cost"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("tags", ["", 0, [], False])
+def test_tags_that_are_not_an_object_are_refused_even_when_empty(client, key, tags):
+    response = post(client, key, [event(tags=tags)])
+    assert response.status_code == 400
+    assert "object of strings" in response.json()["results"][0]["errors"]["tags"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (json.dumps({"events": [event()]}).encode("utf-16"), "not UTF-8"),
+        (json.dumps({"events": [event()]}).encode("utf-32"), "not UTF-8"),
+        (json.dumps({"events": [event()]}).encode("utf-16-le"), "not valid JSON"),
+        (b'{"events": [{"event_id": "\xed\xa0\x80"}]}', "not UTF-8"),
+        ("\ufeff" + json.dumps({"events": [event()]}), "not valid JSON"),
+        (json.dumps({"events": [event()], "foo": 1}), "fields other than events: 'foo'"),
+    ],
+    ids=["utf-16", "utf-32", "utf-16-le", "invalid-utf-8", "bom", "unknown-top-level-field"],
+)
+def test_a_body_that_is_not_a_utf8_batch_is_a_400_naming_body(client, key, body, message):
+    response = post(client, key, raw=body)
+    assert response.status_code == 400
+    assert message in response.json()["errors"]["body"]
+    assert nothing_stored()

@@ -271,3 +271,9 @@ def test_an_id_naming_no_object_redirects_on_every_object_page(admin_client, obj
     """django-simple-history's history view read its rows by an unchecked id (500 on `abc`)."""
     response = admin_client.get(f"/admin/billing/providerinvoice/{object_id}/{page}/")
     assert response.status_code == 302 and response.url == "/admin/"
+
+
+@pytest.mark.parametrize("value", ["%ED%A0%80", "NaN", "Open%20AI", "openai%0A", "a" * 65])
+def test_a_provider_that_is_not_a_slug_is_a_400_naming_it(admin_client, value):
+    response = admin_client.get(f"/api/v1/metrics/infrastructure-costs?provider={value}")
+    assert response.status_code == 400 and "provider" in response.json()["errors"]
