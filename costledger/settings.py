@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "costledger",
     "collectors",
     "billing",
+    "demo",
 ]
 
 MIDDLEWARE = [

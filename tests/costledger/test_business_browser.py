@@ -18,12 +18,12 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
-from billing.demo import DEMO_MODELS, demo_data_load
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
 from costledger.business import business_summary, period_resolve
 from costledger.models import ModelPrice
 from costledger.usage import UsageEvent, llm_events_record
 from costledger.usage_users import usage_users_upsert
+from demo.data import DEMO_MODELS, demo_data_load
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from billing.demo import demo_data_load
+from demo.data import demo_data_load
 
 
 class Command(BaseCommand):
