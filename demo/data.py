@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.utils import timezone
+
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
 from costledger.models import CostEntry, MetricSample, RevenueSnapshot, Source
@@ -208,20 +210,24 @@ DEMO_EVENTS_PER_DAY = 110
 def _usage_events(start: date, end: date) -> list[UsageEvent]:
     """Requests of DEMO_USERS users (a few heavy, many light), with cache and reasoning tokens,
     some errors, agent/feature/conversation tags, and a handful on a model without a price."""
-    events = []
+    events, now = [], timezone.now()
     for day in _days(start, end):
         rng = _rng("llm", day)
+        # Today's requests fall between midnight and now: a ledger showing usage later than
+        # the clock is one nobody trusts. (A re-run later the same day finds their ids stored.)
+        midnight = datetime.combine(day, time(), tzinfo=UTC)
+        seconds = min(86_400, max(1, int((now - midnight).total_seconds())))
         count = int(DEMO_EVENTS_PER_DAY * _growth(day))
         for i in range(count):
             user = int(DEMO_USERS * rng.random() ** 2)  # heavy users first
             provider, model, prompt, completion = DEMO_MODELS[rng.randrange(len(DEMO_MODELS))]
             if i == 0 and day.day % 9 == 0:
                 provider, model = "other", "in-house-reranker-v2"  # no price: shows as unpriced
-            second = rng.randrange(86_400)
+            second = rng.randrange(seconds)
             events.append(
                 UsageEvent(
                     event_id=f"demo-{day}-{i}",
-                    timestamp=datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=second),
+                    timestamp=midnight + timedelta(seconds=second),
                     user_id=f"demo-user-{user:03d}",
                     provider=provider,
                     model=model,

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from billing.models import ProviderInvoice
-from costledger.models import CostEntry, MetricSample, RevenueSnapshot
+from costledger.models import CostEntry, LlmUsageEvent, MetricSample, RevenueSnapshot
 from costledger.providers import PROVIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,15 @@ def test_seed_demo_fills_six_months_for_every_provider_and_twice_changes_nothing
         for tags in CostEntry.objects.values_list("tags", flat=True)
     )
     assert RevenueSnapshot.objects.count() == 174
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-11-21 08:00:00+00:00", tick=False)
+def test_seed_demo_writes_no_usage_later_than_now():
+    call_command("seed_demo", stdout=StringIO())
+    latest = LlmUsageEvent.objects.order_by("-timestamp").first().timestamp
+    assert latest <= datetime(2026, 11, 21, 8, tzinfo=UTC)
+    assert LlmUsageEvent.objects.filter(day=date(2026, 11, 21)).exists()
 
 
 @pytest.mark.django_db
