@@ -14,14 +14,13 @@ from django.utils import timezone
 from django.views import View
 
 from costledger.business import PRESETS, Period, business_summary, period_resolve
+from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.selectors import (
-    add_months,
     effective_cost_by_month,
     llm_reconciliation,
     llm_unpriced_models,
-    month_start,
 )
 from costledger.usage import llm_events_reprice
 from costledger.validators import UNSTORABLE

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from costledger.days import add_months, days_between, month_start
 from costledger.llm_selectors import (
     llm_cost_by_user,
     llm_error_rates,
@@ -34,9 +35,7 @@ from costledger.providers import Category, provider_name
 from costledger.selectors import (
     MissingRate,
     _Rates,
-    add_months,
     effective_cost_by_day,
-    month_start,
 )
 
 PRESETS = [
@@ -103,10 +102,6 @@ def _change(value: Decimal | None, previous: Decimal | None) -> str | None:
     if value is None or previous is None or previous == 0:
         return None
     return str(((value - previous) / abs(previous) * 100).quantize(Decimal("0.1")))
-
-
-def _days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 class _Revenue:
@@ -213,7 +208,7 @@ def _business_summary(period: Period) -> dict:
     revenue = _Revenue(start=first, end=period.end, reporting=currency)
 
     def figures(p: Period):
-        days = _days(p.start, p.end)
+        days = days_between(p.start, p.end)
         earned = _sum(revenue.accrued(d) for d in days) if revenue.known else None
         spent_llm = sum((llm[d] for d in days), Decimal(0))
         spent = sum((total[d] for d in days), Decimal(0))
@@ -238,7 +233,7 @@ def _business_summary(period: Period) -> dict:
     margin = now_figures[3]
     kpis["net_margin"]["positive"] = None if margin is None else margin >= 0
 
-    chart_days = _days(max(period.start, period.end - timedelta(days=29)), period.end)
+    chart_days = days_between(max(period.start, period.end - timedelta(days=29)), period.end)
     notes = []
     if not revenue.known:
         notes.append(
@@ -248,7 +243,7 @@ def _business_summary(period: Period) -> dict:
         )
     if not costs.days:
         notes.append("No costs recorded yet: run `manage.py sync_metrics` or enter invoices.")
-    week = _days(period.end - timedelta(days=6), period.end)
+    week = days_between(period.end - timedelta(days=6), period.end)
     months = [add_months(six_months, i) for i in range(6)]
     monthly = [
         sum(

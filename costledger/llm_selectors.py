@@ -32,6 +32,7 @@ from django.db.models.functions import TruncMonth
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
+from costledger.days import add_months, days_between
 from costledger.models import (
     LlmUsageDaily,
     LlmUsageModelDaily,
@@ -142,7 +143,7 @@ def _sources(*, start: date, end: date) -> list[tuple[date, str]]:
     with_events = set(_days_with_events(start=start, end=end))
     return [
         (day, LlmUsageSource.EVENTS if day in with_events else LlmUsageSource.PROMETHEUS)
-        for day in _days(start, end)
+        for day in days_between(start, end)
     ]
 
 
@@ -187,10 +188,6 @@ def _days_with_events_query(*, start: date, end: date) -> list[date]:
         .values_list("day", flat=True)
         .distinct()
     )
-
-
-def _days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
 def llm_cost_by_user(*, start: date, end: date, limit: int = 20) -> list[UserLlmCost]:
@@ -382,10 +379,10 @@ def llm_cost_by_month(*, months: int = 6, last_month: date | None = None) -> lis
     """LLM cost per calendar month (UTC), the `months` months up to `last_month` (any day of
     it; default: this month), oldest first. A month without usage is there with zeros."""
     last = (last_month or timezone.now().date()).replace(day=1)
-    firsts = [_add_months(last, -back) for back in range(months - 1, -1, -1)]
+    firsts = [add_months(last, -back) for back in range(months - 1, -1, -1)]
     model = _summed(LlmUsageModelDaily)
     rows = (
-        _effective(model, start=firsts[0], end=_add_months(last, 1) - timedelta(days=1))
+        _effective(model, start=firsts[0], end=add_months(last, 1) - timedelta(days=1))
         .annotate(month=TruncMonth("day"))
         .values("month")
         .annotate(
@@ -419,11 +416,6 @@ def _ratio(numerator: int, denominator: int, quantum: Decimal) -> Decimal | None
     if not denominator:
         return None
     return (Decimal(numerator) / Decimal(denominator)).quantize(quantum, rounding=ROUND_HALF_UP)
-
-
-def _add_months(first: date, months: int) -> date:
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -510,7 +502,7 @@ def _month_spans(start: date, end: date) -> list[tuple[date, date]]:
     """[start, end] cut at month ends: (first, last) day of each month's part."""
     spans = []
     while start <= end:
-        month_end = _add_months(start.replace(day=1), 1) - timedelta(days=1)
+        month_end = add_months(start.replace(day=1), 1) - timedelta(days=1)
         spans.append((start, min(end, month_end)))
         start = month_end + timedelta(days=1)
     return spans

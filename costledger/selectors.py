@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncMonth
 
+from costledger.days import add_months, month_start
 from costledger.models import (
     SOURCE_RANK,
     CostEntry,
@@ -111,11 +112,6 @@ class _Piece:
     currency: str
     amount: Decimal  # in its own currency
     converted: Decimal | None  # in the reporting currency; None without a rate
-
-
-def _days(start: date, end: date):
-    for i in range((end - start).days):
-        yield start + timedelta(days=i)
 
 
 def _converted(row: dict, rates: _Rates) -> dict[date, tuple[Decimal, Decimal | None]]:
@@ -262,15 +258,6 @@ class MonthlyCosts:
             for category, amount in cell.by_category.items():
                 result[category][month] = amount
         return dict(result)
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def effective_cost_by_month(

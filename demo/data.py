@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
+from costledger.days import add_months, days_between, month_start
 from costledger.models import CostEntry, MetricSample, RevenueSnapshot, Source
 from costledger.providers import provider_category
-from costledger.selectors import add_months, month_start
 from costledger.services import (
     cost_entries_upsert,
     metric_samples_upsert,
@@ -69,11 +69,6 @@ def _noise(rng: random.Random, spread: int) -> Decimal:
     return Decimal(100_00 + rng.randint(-spread * 100, spread * 100)) / Decimal(100_00)
 
 
-def _days(start: date, end: date):
-    for i in range((end - start).days):
-        yield start + timedelta(days=i)
-
-
 # Figures depend on the day alone, never on when the command runs: loading the demo again on a
 # later day rewrites no existing day, it only adds the new ones.
 GROWTH_ANCHOR = date(2026, 1, 1)
@@ -90,7 +85,7 @@ def _subscriptions(day: date) -> int:
 
 def _cost_entries(start: date, end: date) -> list[CostEntry]:
     entries = []
-    for day in _days(start, end):
+    for day in days_between(start, end - timedelta(days=1)):
         growth = _growth(day)
         for charge in DAILY_CHARGES:
             noise = _noise(_rng(charge.provider, charge.service, day), 12)
@@ -115,7 +110,7 @@ def _cost_entries(start: date, end: date) -> list[CostEntry]:
 
 def _metric_samples(start: date, end: date) -> list[MetricSample]:
     samples = []
-    for day in _days(start, end):
+    for day in days_between(start, end - timedelta(days=1)):
         growth = _growth(day)
         figures = [
             ("weaviate", "objects", Decimal(1_800_000) * growth, "objects"),
@@ -150,7 +145,7 @@ def _mrr(day: date) -> Decimal:
 
 def _revenue(start: date, end: date) -> list[RevenueSnapshot]:
     snapshots = []
-    for day in _days(start, end):
+    for day in days_between(start, end - timedelta(days=1)):
         change = _mrr(day) - _mrr(day - timedelta(days=1))
         snapshots.append(
             RevenueSnapshot(
@@ -211,7 +206,7 @@ def _usage_events(start: date, end: date) -> list[UsageEvent]:
     """Requests of DEMO_USERS users (a few heavy, many light), with cache and reasoning tokens,
     some errors, agent/feature/conversation tags, and a handful on a model without a price."""
     events, now = [], timezone.now()
-    for day in _days(start, end):
+    for day in days_between(start, end - timedelta(days=1)):
         rng = _rng("llm", day)
         # Today's requests fall between midnight and now: a ledger showing usage later than
         # the clock is one nobody trusts. (A re-run later the same day finds their ids stored.)
