@@ -14,7 +14,6 @@ from costledger.models import (
     UsageUser,
 )
 from costledger.money import round_money
-from costledger.pricing import TIER_KINDS, tiers_problems
 from costledger.providers import provider_name
 from costledger.validators import json_text_load
 
@@ -166,18 +165,12 @@ class ModelPriceForm(forms.ModelForm):
         cleaned = super().clean()
         cleaned["source"] = PriceSource.ADMIN
         cleaned["tiers"] = cleaned.get("tiers") or {}
-        prices = {name: cleaned.get(name) for name in PRICE_COLUMNS}
-        for name, value in prices.items():
-            if value is not None and value < 0:
-                self.add_error(name, "A price cannot be negative.")
-        if all(value is None for value in prices.values()):
+        # Negative prices and the tiers are checked by ModelPrice.clean, for every entry path.
+        if all(cleaned.get(name) is None for name in PRICE_COLUMNS):
             raise forms.ValidationError(
                 "Enter at least one price (0 for a free model): a row without prices cannot "
                 "price any usage."
             )
-        priced = {kind for kind in TIER_KINDS if prices[f"{kind}_mtok"] is not None}
-        for problem in tiers_problems(cleaned["tiers"], priced_kinds=priced):
-            self.add_error("tiers", problem)
         return cleaned
 
 
