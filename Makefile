@@ -41,6 +41,7 @@ services:
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # The browser test drives Debian's chromium through Playwright's Python package; nothing is
 # downloaded at run time (never `playwright install`).

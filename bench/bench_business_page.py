@@ -140,8 +140,8 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from costledger.business import period_resolve
-    from costledger.llm_selectors import (
+    from reports.business import period_resolve
+    from usage.selectors import (
         llm_cost_by_user,
         llm_error_rates,
         llm_tag_totals,
@@ -184,7 +184,7 @@ def main():
         for name, sql in RAW.items():
             raw_ms[name] = timed(lambda sql=sql: cursor.execute(sql, window), runs=3, warmups=1)
     raw_page = page_ms - rollup_ms + sum(raw_ms.values())
-    from costledger.llm_selectors import _active_users
+    from usage.selectors import _active_users
 
     active_ms = timed(lambda: _active_users(**window), runs=10)
     with connection.cursor() as cursor:  # the two counts the page gets from its own tables

@@ -188,7 +188,7 @@ def main():
     subprocess.run([sys.executable, "manage.py", "load_prices"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)  # fmt: skip
     django_setup()
-    from collectors.ingest_keys import ingest_key_create
+    from usage.keys import ingest_key_create
 
     key = ingest_key_create(name="bench")[1]
     # More than can be sent in the time.
@@ -203,7 +203,7 @@ def main():
     if set(statuses) != {200}:
         raise SystemExit(f"not every batch was accepted: {statuses}")
     sums_check()
-    from costledger.models import LlmUsageEvent, LlmUsageTagDaily, LlmUsageUserDaily
+    from usage.models import LlmUsageEvent, LlmUsageTagDaily, LlmUsageUserDaily
 
     stored = LlmUsageEvent.objects.count()
     rate = sent * 1000 / elapsed

@@ -11,8 +11,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
 from collectors.engine import SyncAlreadyRunning
-from collectors.ingest_keys import KEY_PREFIX, ingest_key_create, ingest_keys_revoke
-from collectors.models import CollectorRun, IngestKey, RunStatus, SyncRun, Trigger
+from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
 from collectors.selectors import collector_health
 from collectors.services import sync_all_start
 from costledger.validators import json_text_load, validate_ledger_day, validate_text
@@ -179,57 +178,6 @@ def _sync_now(request):
         return redirect("admin:collectors_syncrun_changelist")
     messages.success(request, f"{run} started; refresh this page to follow it.")
     return redirect(reverse("admin:collectors_syncrun_change", args=[run.pk]))
-
-
-@admin.register(IngestKey)
-class IngestKeyAdmin(admin.ModelAdmin):
-    """Keys are created with a name only; the key is shown once on the page that follows and
-    cannot be seen again (only its hash is stored). A leaked key is revoked, not edited."""
-
-    list_display = ("name", "prefix_display", "created_at", "created_by", "last_used_at", "state")
-    fields = ("name",)
-    actions = ["revoke"]
-
-    @admin.display(description="Key starts with")
-    def prefix_display(self, obj):
-        return f"{KEY_PREFIX}{obj.prefix}_…"
-
-    @admin.display(description="State")
-    def state(self, obj):
-        if obj.revoked_at:
-            return format_html('<span style="color: #b71c1c">Revoked {}</span>', obj.revoked_at)
-        return "Active"
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def add_view(self, request, form_url="", extra_context=None):
-        if request.method != "POST":
-            return super().add_view(request, form_url, extra_context)
-        # Django's add_view would check the permission; this POST does not reach it.
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        form = self.get_form(request)(request.POST)
-        if not form.is_valid():
-            return super().add_view(request, form_url, extra_context)
-        key, full = ingest_key_create(
-            name=form.cleaned_data["name"], created_by=request.user.get_username()
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Copy the new key now",
-            "key": key,
-            "full_key": full,
-            "opts": self.model._meta,
-        }
-        response = TemplateResponse(request, "admin/collectors/ingestkey/created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
-
-    @admin.action(description="Revoke the selected keys")
-    def revoke(self, request, queryset):
-        count = ingest_keys_revoke(keys=queryset)
-        messages.success(request, f"{count} key{'s' if count != 1 else ''} revoked.")
 
 
 # What beat reads from a task's JSON: the task's args and kwargs, and headers it adds its own to.

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 from collectors.engine import SyncAlreadyRunning
 from collectors.models import Trigger
 from collectors.services import sync_all_start
-from costledger.api import bearer_token_valid, unauthorized
+from costledger.api_auth import bearer_token_valid, unauthorized
 
 
 @csrf_exempt  # token-authenticated, never cookie-authenticated: CSRF does not apply

@@ -1,11 +1,8 @@
 """The run log of the sync engine: a SyncRun per sync, a CollectorRun per collector and day
 window, and one lock row per collector so two syncs of the same collector never overlap."""
 
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-
-from costledger.validators import field_errors, validate_text
 
 
 class Trigger(models.TextChoices):
@@ -85,27 +82,3 @@ class SyncLock(models.Model):
 
     def __str__(self):
         return f"{self.name} held by {self.holder or 'nobody'}"
-
-
-class IngestKey(models.Model):
-    """An API key for `POST /api/v1/usage/events`. The key itself is shown once, when it is
-    created; only its SHA-256 is stored (a random 256-bit key needs no slow hash)."""
-
-    name = models.CharField(max_length=100, unique=True, help_text="Who uses it, e.g. 'backend'.")
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.CharField(max_length=150, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "usage ingest API key"
-
-    def __str__(self):
-        return f"{self.name} ({self.prefix}…)"
-
-    def clean(self):
-        if errors := field_errors(self, name=validate_text):
-            raise ValidationError(errors)

@@ -68,8 +68,7 @@ def collector_health(*, with_last_run: bool = True) -> list[CollectorHealth]:
 
 
 def collector_freshness() -> list[dict]:
-    """Collector health as plain data, for the ledger's Business summary (the core reads it
-    through settings.LEDGER_FRESHNESS instead of importing collectors)."""
+    """Collector health as plain data, for the Business summary's freshness block."""
     return [
         {
             "name": item.name,

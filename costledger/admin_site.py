@@ -1,13 +1,17 @@
+from collections.abc import Callable
+
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db import DataError, models, transaction
+from django.forms.fields import InvalidJSONInput
+from django.http import HttpRequest
 from django.urls import path
 
-from costledger import admin_pages
-from costledger.models import CostEntry, CostSource, LlmUsageEvent
-from costledger.validators import validate_text
+from costledger.models import CostEntry
+from costledger.validators import json_text_load, validate_text
 
 # What a list filter, the date hierarchy or the database raises for a parameter value it cannot
 # read. Django turns only some into IncorrectLookupParameters: not the OverflowError of
@@ -55,6 +59,40 @@ class UnreadableTextRefused:
         return formfield
 
 
+class ReadOnlyLedgerAdmin(admin.ModelAdmin):
+    """Ledger rows are written by collectors and invoices only; editing one by hand would be
+    overwritten by the next sync. A wrong manual cost is corrected on its provider invoice."""
+
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BoundedJSONField(forms.JSONField):
+    """Django's JSONField, read with json_text_load: its own json.loads lets RecursionError and
+    the ValueError of a 5,000-digit number through (a 500)."""
+
+    def to_python(self, value):
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        return json_text_load(value)
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        # Shown again as typed (Django's marker for that): re-encoded, a "\ud800" escape would
+        # become a lone surrogate the page cannot be encoded with.
+        return InvalidJSONInput(data)
+
+
 class CostledgerAdminSite(admin.AdminSite):
     site_header = "costledger"
     site_title = "costledger"
@@ -73,43 +111,34 @@ class CostledgerAdminSite(admin.AdminSite):
             )
         super().register(model_or_iterable, admin_class, **options)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pages: list[tuple[str, type, str]] = []
+        self._notices: list[Callable[[HttpRequest], dict]] = []
+
+    def register_page(self, route: str, view: type, name: str) -> None:
+        """Add a page (a class-based view with a `site` attribute) at /admin/<route>, named
+        `admin:<name>`. The apps add their pages from their admin.py, so that the site, in
+        the core, imports none of them."""
+        self._pages.append((route, view, name))
+
+    def register_notice(self, notice: Callable[[HttpRequest], dict]) -> None:
+        """Add to every staff page's context what `notice(request)` returns (a banner's flag)."""
+        self._notices.append(notice)
+
     def each_context(self, request):
         context = super().each_context(request)
         # Demo rows are tagged by seed_demo; say so on every page rather than let them pass
         # for real figures. Only for logged-in staff: the login page needs no query.
         if request.user.is_active and request.user.is_staff:
             context["has_demo_data"] = CostEntry.objects.filter(tags__demo=True).exists()
-            context["has_unpriced_usage"] = LlmUsageEvent.objects.filter(
-                cost_source=CostSource.UNPRICED
-            ).exists()
+            for notice in self._notices:
+                context.update(notice(request))
         return context
 
     def get_urls(self):
         pages = [
-            path(
-                "business/",
-                self.admin_view(admin_pages.BusinessSummaryPage.as_view(site=self)),
-                name="business",
-            ),
-            path(
-                "business/csv/<slug:chart>/",
-                self.admin_view(admin_pages.BusinessChartCsv.as_view(site=self)),
-                name="business_csv",
-            ),
-            path(
-                "costs-by-provider/",
-                self.admin_view(admin_pages.CostsByProvider.as_view(site=self)),
-                name="costs_by_provider",
-            ),
-            path(
-                "llm-unpriced/",
-                self.admin_view(admin_pages.LlmUnpriced.as_view(site=self)),
-                name="llm_unpriced",
-            ),
-            path(
-                "llm-reconciliation/",
-                self.admin_view(admin_pages.LlmReconciliation.as_view(site=self)),
-                name="llm_reconciliation",
-            ),
+            path(route, self.admin_view(view.as_view(site=self)), name=name)
+            for route, view, name in self._pages
         ]
         return pages + super().get_urls()

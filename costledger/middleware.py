@@ -22,7 +22,7 @@ def unstorable_parameter(params) -> str | None:
 class UnstorableQueryMiddleware:
     """400 for a path or a query string holding NUL, on every page and endpoint: otherwise each
     view, filter and admin list would have to guard against it or answer 500 (an admin object
-    id is read from the path: /admin/costledger/usageuser/%00/change/)."""
+    id is read from the path: /admin/usage/usageuser/%00/change/)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -15,18 +15,11 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 
 from costledger.days import add_months, month_start
-from costledger.models import (
-    SOURCE_RANK,
-    CostEntry,
-    CostSource,
-    ExchangeRate,
-    LlmUsageEvent,
-    Source,
-)
+from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate, Source
 from costledger.money import round_preserving_sum, split_evenly
 
 
@@ -337,25 +330,3 @@ def llm_reconciliation(*, last_month: date, months: int = 6) -> list[Reconciliat
             computed = next((v for k, v in cell.items() if k.startswith("usage:")), None)
         result.append(Reconciliation(provider, month, computed, cell.get("billed")))
     return result
-
-
-@dataclass
-class UnpricedModel:
-    provider: str
-    model: str
-    requests: int
-    first_day: date
-    last_day: date
-
-
-def llm_unpriced_models() -> list[UnpricedModel]:
-    """Models whose events have no price: costed at nothing, never at 0, until priced."""
-    rows = (
-        LlmUsageEvent.objects.filter(cost_source=CostSource.UNPRICED)
-        .values("provider", "model")
-        .annotate(requests=Count("pk"), first=Min("day"), last=Max("day"))
-        .order_by("-requests")
-    )
-    return [
-        UnpricedModel(r["provider"], r["model"], r["requests"], r["first"], r["last"]) for r in rows
-    ]

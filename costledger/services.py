@@ -14,7 +14,6 @@ from costledger.models import (
     COST_ENTRY_KEY,
     CostEntry,
     ExchangeRate,
-    LlmUsageDaily,
     MetricSample,
     RevenueSnapshot,
     Source,
@@ -148,37 +147,6 @@ def exchange_rate_set(*, day: date, currency: str, rate: Decimal, source: str = 
     ExchangeRate.objects.update_or_create(
         day=day, currency=currency, defaults={"rate": rate, "source": source}
     )
-
-
-LLM_USAGE_VALUES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost",
-    "currency",
-    "unpriced_requests",
-    "latency_ms_sum",
-    "sync_run_id",
-    "updated_at",
-)
-
-
-@transaction.atomic
-def llm_usage_daily_upsert(*, rows: Iterable[LlmUsageDaily]) -> int:
-    """Write whole daily figures (a re-run of a day replaces them)."""
-    unique = {(r.day, r.user_id, r.provider, r.model, r.source): r for r in rows}
-    LlmUsageDaily.objects.bulk_create(
-        unique.values(),
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=("day", "user_id", "provider", "model", "source"),
-        update_fields=LLM_USAGE_VALUES,
-    )
-    return len(unique)
 
 
 def cost_entries_replace_days(

@@ -47,8 +47,10 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "costledger",
+    "usage",
     "collectors",
     "billing",
+    "reports",
     "demo",
 ]
 
@@ -128,10 +130,6 @@ if not DEBUG:
 # An invoice's history is for reading: restoring an old version would bypass the invoice
 # services and permissions (django-simple-history lets viewers post its revert form).
 SIMPLE_HISTORY_REVERT_DISABLED = True
-
-# The ledger core does not import the collectors app (DESIGN.md); the Business summary reads
-# the collectors' freshness through this hook, wired here at the project level.
-LEDGER_FRESHNESS = "collectors.selectors.collector_freshness"
 
 # Event tags whose values get a daily rollup (cost per conversation, per agent, per feature).
 LLM_TAG_KEYS = env.list("LLM_TAG_KEYS", default=["agent", "feature", "conversation_id"])

@@ -134,7 +134,7 @@ def decimal_text_problem(text: str, *, max_digits: int, decimal_places: int) -> 
 
 
 def tiers_size_problems(tiers: dict) -> list[str]:
-    """What costledger.pricing.tiers_problems lets through in well-formed tiers but the pricing
+    """What usage.pricing.tiers_problems lets through in well-formed tiers but the pricing
     code must never meet: other keys in a tier (whatever they hold is read back at every
     ingest), starts past any context, prices the price columns (DECIMAL(18, 8)) could not hold.
     """

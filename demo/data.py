@@ -22,8 +22,8 @@ from costledger.services import (
     metric_samples_upsert,
     revenue_snapshots_upsert,
 )
-from costledger.usage import UsageEvent, llm_events_record
-from costledger.usage_users import usage_users_upsert
+from usage.events import UsageEvent, llm_events_record
+from usage.users import usage_users_upsert
 
 DEMO_TAGS = {"demo": True}
 CENT = Decimal("0.01")

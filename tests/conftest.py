@@ -5,7 +5,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
 
-from costledger.models import ModelPrice
+from usage.keys import ingest_key_create
+from usage.models import ModelPrice
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -58,3 +59,9 @@ def gpt4o(db):
         provider="openai", model="gpt-4o", effective_from=date(2024, 1, 1),
         input_mtok=Decimal("2.5"), output_mtok=Decimal("10"), cache_read_mtok=Decimal("1.25"),
     )  # fmt: skip
+
+
+@pytest.fixture
+def key(db):
+    """A usage ingest API key, as the client presents it."""
+    return ingest_key_create(name="backend")[1]

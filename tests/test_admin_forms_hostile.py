@@ -44,10 +44,10 @@ from django_celery_beat.models import (
 
 from billing.models import MAX_INVOICE_DAYS, ProviderInvoice
 from billing.services import provider_invoice_save
-from collectors.models import IngestKey
-from costledger.models import CostEntry, ExchangeRate, ModelPrice, Source
-from costledger.pricing import TokenUsage, price_book_load, usage_cost
+from costledger.models import CostEntry, ExchangeRate, Source
 from costledger.validators import MAX_NOTES_LENGTH
+from usage.models import IngestKey, ModelPrice
+from usage.pricing import TokenUsage, price_book_load, usage_cost
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -115,7 +115,7 @@ THIRD_PARTY_SAMPLE = {
     "number": ["20 nines", "NaN", "negative"],
     "json": [*TEXT, "invalid", "nested 10000", "NUL escape", "surrogate escape"],
 }
-OUR_APPS = {"billing", "collectors", "costledger"}
+OUR_APPS = {"billing", "collectors", "costledger", "usage"}
 
 
 def field_kind(form_field: forms.Field) -> str | None:
@@ -706,7 +706,7 @@ def test_notes_length(length, refused):
         price.full_clean()
 
 
-PRICE_ADD = reverse("admin:costledger_modelprice_add")
+PRICE_ADD = reverse("admin:usage_modelprice_add")
 BAD_TIERS = {
     "a list": '[{"start": 1, "price": "2"}]',
     "unknown kind": '{"images": [{"start": 1, "price": "2"}]}',

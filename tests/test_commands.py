@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from billing.models import ProviderInvoice
-from costledger.models import CostEntry, LlmUsageEvent, MetricSample, RevenueSnapshot
+from costledger.models import CostEntry, MetricSample, RevenueSnapshot
 from costledger.providers import PROVIDERS
+from usage.models import LlmUsageEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -37,18 +37,12 @@ from django_celery_beat.models import (
 
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
-from collectors.ingest_keys import ingest_key_create
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
-from costledger.models import (
-    CostEntry,
-    ExchangeRate,
-    MetricSample,
-    ModelPrice,
-    RevenueSnapshot,
-    UsageUser,
-)
-from costledger.usage import UsageEvent, llm_events_record
+from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot
 from tests.factories import daily_costs
+from usage.events import UsageEvent, llm_events_record
+from usage.keys import ingest_key_create
+from usage.models import ModelPrice, UsageUser
 
 pytestmark = [
     pytest.mark.django_db,
@@ -92,9 +86,9 @@ MARKERS = {
     "sweep-service-9f3": {"costledger.view_costentry"},
     "SWEEP-INV-4417": {"billing.view_providerinvoice", "costledger.view_costentry"},
     "sweep-attachment-5c2": {"billing.view_providerinvoice"},
-    "sweep.user@example.com": {"costledger.view_usageuser", "costledger.view_costentry"},
-    "sweep-event-77": {"costledger.view_llmusageevent"},
-    "sweep-key-owner": {"collectors.view_ingestkey"},
+    "sweep.user@example.com": {"usage.view_usageuser", "costledger.view_costentry"},
+    "sweep-event-77": {"usage.view_llmusageevent"},
+    "sweep-key-owner": {"usage.view_ingestkey"},
     "sweep-beat-task": {"django_celery_beat.view_periodictask"},
 }
 
@@ -267,6 +261,7 @@ def _path(route: str, world) -> str:
         "content_type_id": ContentType.objects.get_for_model(CostEntry).pk,
         "version_id": world["invoice"].history.order_by("history_id").first().history_id,
         "app_label": "costledger",
+        "model": "llmusageevent",  # the old admin addresses of the models moved to usage
         "chart": "top_users",
         "url": "no-such-page/",
     }

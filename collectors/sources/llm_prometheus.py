@@ -34,10 +34,12 @@ from django.utils import timezone
 from collectors.base import Collector, CollectResult, SyncWindow
 from collectors.errors import CollectorError, ProviderRefused, UnexpectedResponse
 from collectors.http import ProviderHTTP, require
-from costledger.models import MONEY, CostEntry, LlmUsageDaily, LlmUsageSource, Source
+from costledger.models import MONEY, CostEntry, Source
 from costledger.money import is_currency
 from costledger.providers import Category
-from costledger.services import cost_entries_replace_days, llm_usage_daily_upsert
+from costledger.services import cost_entries_replace_days
+from usage.models import LlmUsageDaily, LlmUsageSource
+from usage.services import llm_usage_daily_replace
 
 PROVIDER = "Prometheus"
 QUERY_PATH = "/api/v1/query"
@@ -227,7 +229,12 @@ class PrometheusLLMCollector(Collector):
         if self.rounded:
             self.notes.append("increase() gave fractional counts: rounded to whole numbers")
         entries = self._cost_entries(rows, usage)
-        written = _usage_rows_replace(window=window, rows=list(rows.values()))
+        written = llm_usage_daily_replace(
+            source=LlmUsageSource.PROMETHEUS,
+            start=window.start,
+            end=window.end,
+            rows=list(rows.values()),
+        )
         written += cost_entries_replace_days(
             start=window.start,
             end=window.end,
@@ -362,18 +369,6 @@ class PrometheusLLMCollector(Collector):
         figures["users"] = len({row.user_id for row in rows if row.user_id})
         figures["models"] = len({(row.provider, row.model) for row in rows})
         return figures
-
-
-def _usage_rows_replace(*, window: SyncWindow, rows: list[LlmUsageDaily]) -> int:
-    """Make this feed's rows for the window exactly `rows`: a user or model that vanished from
-    a re-run leaves no stale row behind. Rows of other feeds (ingested events) are untouched."""
-    keep = {(r.day, r.user_id, r.provider, r.model) for r in rows}
-    existing = LlmUsageDaily.objects.filter(
-        source=LlmUsageSource.PROMETHEUS, day__gte=window.start, day__lt=window.end
-    ).values_list("pk", "day", "user_id", "provider", "model")
-    stale = [pk for pk, *key in existing if tuple(key) not in keep]
-    LlmUsageDaily.objects.filter(pk__in=stale).delete()
-    return llm_usage_daily_upsert(rows=rows)
 
 
 def _evaluation(day: date) -> tuple[int, str]:

@@ -61,7 +61,7 @@ from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import split_evenly
 from costledger.providers import Category
 from costledger.services import cost_entries_replace_days, metric_samples_upsert
-from costledger.usage_users import usage_users_upsert
+from usage.users import usage_users_upsert
 
 PROVIDER = "supabase"
 AUTH = "Supabase"

@@ -9,7 +9,6 @@ import responses as responses_lib
 
 from collectors.base import SyncWindow
 from collectors.engine import sync_run_create, sync_run_execute
-from collectors.ingest_keys import ingest_key_create
 from collectors.models import CollectorRun, Trigger
 from tests.fakeproviders.server import fixture  # noqa: F401 (the collectors' tests import it here)
 
@@ -58,9 +57,3 @@ def run_collector(
     sync_run = sync_run_create(trigger=Trigger.COMMAND, window=window, collectors=[name])
     sync_run_execute(sync_run_id=sync_run.pk, parallel=False)
     return CollectorRun.objects.filter(sync_run=sync_run).latest("window_start")
-
-
-@pytest.fixture
-def key(db):
-    """A usage ingest API key, as the client presents it."""
-    return ingest_key_create(name="backend")[1]

@@ -20,9 +20,10 @@ import responses
 import time_machine
 
 from collectors.sources.llm_prometheus import PrometheusLLMCollector
-from costledger.models import CostEntry, LlmUsageDaily
+from costledger.models import CostEntry
 from tests.collectors.conftest import fixture, run_collector
 from tests.fakeproviders.llm_prometheus import EXPECTED, VALUES, litellm_answer
+from usage.models import LlmUsageDaily
 
 pytestmark = pytest.mark.django_db
 BASE = "https://prometheus.test"

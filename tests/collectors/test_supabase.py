@@ -345,7 +345,7 @@ def test_user_emails_are_cached_for_the_per_user_pages_in_one_upsert(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from costledger.models import UsageUser
+    from usage.models import UsageUser
 
     monkeypatch.setattr("collectors.sources.supabase.USERS_PER_PAGE", 2)
     UsageUser.objects.create(user_id="deleted-from-supabase", email="gone@example.com")
@@ -366,7 +366,7 @@ def test_user_emails_are_cached_for_the_per_user_pages_in_one_upsert(
 
 
 def test_a_changed_email_replaces_the_cached_one_and_a_phone_user_has_none(fake_http, supabase):
-    from costledger.models import UsageUser
+    from usage.models import UsageUser
 
     page = users_page(SIGN_INS[:2])
     page["users"][0]["email"] = "renamed@example.com"

@@ -13,7 +13,7 @@ from django.utils.datastructures import MultiValueDict
 from costledger.admin_site import BadParametersRefused
 from costledger.models import CostEntry
 from costledger.query_params import QueryParams
-from costledger.usage import UsageEvent, llm_events_record
+from usage.events import UsageEvent, llm_events_record
 
 pytestmark = pytest.mark.django_db
 TOKEN = "s3cret-sync-token"
@@ -175,7 +175,7 @@ def test_an_unknown_cost_filter_value_lists_every_event(admin_client):
             )
         ]
     )
-    response = admin_client.get(f"{reverse('admin:costledger_llmusageevent_changelist')}?cost=x")
+    response = admin_client.get(f"{reverse('admin:usage_llmusageevent_changelist')}?cost=x")
     assert response.status_code == 200
     assert b"evt-1" in response.content
 
@@ -227,7 +227,7 @@ def test_an_empty_to_field_opens_the_object(admin_client):
 
 
 def test_copying_a_price_of_thousands_of_digits_opens_an_empty_form(admin_client):
-    url = reverse("admin:costledger_modelprice_add")
+    url = reverse("admin:usage_modelprice_add")
     assert admin_client.get(f"{url}?copy={'9' * 5000}").status_code == 200
 
 
@@ -252,8 +252,8 @@ def test_more_parameters_than_django_reads_is_a_400(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/admin/costledger/usageuser/%00/change/", "/admin/costledger/usageuser/%00/history/",
-     "/admin/costledger/usageuser/a%00b/delete/", "/admin/billing/providerinvoice/%00/change/"],
+    ["/admin/usage/usageuser/%00/change/", "/admin/usage/usageuser/%00/history/",
+     "/admin/usage/usageuser/a%00b/delete/", "/admin/billing/providerinvoice/%00/change/"],
 )  # fmt: skip
 def test_nul_in_an_admin_object_id_is_a_plain_400(admin_client, path):
     response = admin_client.get(path)

@@ -1,0 +1,77 @@
+"""The reports as JSON, for outside scripts and crons: staff session or the sync token."""
+
+from datetime import timedelta
+
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from costledger.api_auth import api_auth
+from costledger.money import round_money
+from costledger.providers import Category
+from costledger.query_params import QueryParams
+from costledger.selectors import effective_cost_by_day
+from reports.business import PRESETS, business_summary, period_resolve
+
+
+@require_GET
+@api_auth("costledger.view_costentry")
+def infrastructure_costs(request):
+    """Effective cost per day and provider, in the reporting currency."""
+    params = QueryParams(request.GET)
+    start, end = params.date_range()
+    categories = params.names("category", allowed=Category.values)
+    providers = params.names("provider")
+    if params.errors:
+        return params.bad_request()
+
+    costs = effective_cost_by_day(
+        start=start, end=end + timedelta(days=1), providers=providers, categories=categories
+    )
+    currency = costs.currency
+    items = [
+        {
+            "day": cost.day.isoformat(),
+            "provider": cost.provider,
+            "cost": str(round_money(cost.amount, currency)) if cost.complete else None,
+            "currency": currency,
+            "source": cost.source,
+            "by_category": {
+                category: str(round_money(amount, currency))
+                for category, amount in sorted(cost.by_category.items())
+            },
+            **(
+                {"unconverted": {c: str(round_money(a, c)) for c, a in cost.unconverted.items()}}
+                if cost.unconverted
+                else {}
+            ),
+        }
+        for cost in costs.days
+    ]
+    return JsonResponse(
+        {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "currency": currency,
+            "items": items,
+            "missing_exchange_rates": [
+                {
+                    "currency": missing.currency,
+                    "first_day": missing.first_day.isoformat(),
+                    "last_day": missing.last_day.isoformat(),
+                }
+                for missing in costs.missing_rates
+            ],
+        }
+    )
+
+
+@require_GET
+@api_auth("costledger.view_costentry")
+def business_summary_api(request):
+    """Every figure of the admin's Business summary, for the same `period` (one selector serves
+    both, so they cannot disagree)."""
+    params = QueryParams(request.GET)
+    key = params.choice("period", dict(PRESETS))
+    if params.errors:
+        return params.bad_request()
+    return JsonResponse(business_summary(period=period_resolve(key=key)))

@@ -1,0 +1,199 @@
+"""The report pages of the admin. They read selectors only and render; `reports/admin.py`
+adds them to the admin site."""
+
+import csv
+from datetime import date
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from costledger.days import add_months, month_start
+from costledger.models import Source
+from costledger.providers import Category, provider_name
+from costledger.selectors import effective_cost_by_month, llm_reconciliation
+from reports.business import PRESETS, Period, business_summary, period_resolve
+
+SUMMARY_MONTHS = 6
+
+
+def _month_param(value: str | None) -> date | None:
+    try:
+        month = date.fromisoformat(f"{value}-01") if value else None
+    except ValueError:
+        return None
+    return month if month and date(2000, 1, 1) <= month <= date(2999, 1, 1) else None
+
+
+class CostsByProvider(View):
+    """One row per provider, one column per month: effective cost and where it came from."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        this_month = month_start(timezone.now().date())
+        last_month = _month_param(request.GET.get("end"))
+        if request.GET.get("end") and last_month is None:
+            messages.error(
+                request,
+                f"'{request.GET['end']}' is not a month (YYYY-MM); showing the last 6 months.",
+            )
+        last_month = last_month or this_month
+        costs = effective_cost_by_month(last_month=last_month, months=SUMMARY_MONTHS)
+        currency = costs.currency
+        rows = [
+            {
+                "provider": provider,
+                "name": provider_name(provider),
+                "cells": [self._cell(provider, month, cells.get(month)) for month in costs.months],
+            }
+            for provider, cells in sorted(
+                costs.by_provider.items(), key=lambda kv: provider_name(kv[0])
+            )
+        ]
+        by_category = costs.by_category()
+        category_rows = [
+            {"label": label, "amounts": [by_category[value].get(m) for m in costs.months]}
+            for value, label in Category.choices
+            if value in by_category
+        ]
+        context = {
+            **self.site.each_context(request),
+            "title": "Costs by provider",
+            "currency": currency,
+            "months": costs.months,
+            "rows": rows,
+            "totals": [costs.totals[m] for m in costs.months],
+            "category_rows": category_rows,
+            "missing_rates": costs.missing_rates,
+            "sources": [(s.value, s.label) for s in Source],
+            "previous": add_months(last_month, -SUMMARY_MONTHS).strftime("%Y-%m"),
+            "next": add_months(last_month, SUMMARY_MONTHS).strftime("%Y-%m")
+            if last_month < this_month
+            else None,
+            "reporting_currency": settings.REPORTING_CURRENCY,
+            "add_rate_url": reverse("admin:costledger_exchangerate_add"),
+        }
+        return TemplateResponse(request, "admin/reports/costs_by_provider.html", context)
+
+    @staticmethod
+    def _cell(provider, month, cell):
+        if cell is None:
+            return None
+        ranked = [s for s in Source if s in cell.sources]
+        entries_url = reverse("admin:costledger_costentry_changelist")
+        return {
+            "amount": cell.amount,
+            "sources": ranked,
+            "unconverted": sorted(cell.unconverted.items()),
+            "url": f"{entries_url}?provider={provider}"
+            f"&charge_period_start__lt={add_months(month, 1).isoformat()}"
+            f"&charge_period_end__gt={month.isoformat()}",
+        }
+
+
+class LlmReconciliation(View):
+    """Per LLM provider and month: what usage x prices computed beside what was billed."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        this_month = month_start(timezone.now().date())
+        context = {
+            **self.site.each_context(request),
+            "title": "LLM cost reconciliation",
+            "rows": llm_reconciliation(last_month=this_month, months=SUMMARY_MONTHS),
+        }
+        return TemplateResponse(request, "admin/reports/llm_reconciliation.html", context)
+
+
+def _columns(rows: list[dict], names: list[str]) -> list[tuple]:
+    return [tuple(row[name] for name in names) for row in rows]
+
+
+def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
+    """One chart's numbers as (headers, rows), or None for an unknown chart."""
+    if chart == "revenue_vs_costs":
+        series = data["revenue_vs_costs"]
+        names = ["days", "mrr", "revenue", "costs", "margin"]
+        return ["day", *names[1:]], list(zip(*(series[n] for n in names), strict=True))
+    if chart == "top_users":
+        names = ["user_id", "label", "cost", "requests", "unpriced_requests"]
+        return names, _columns(data["top_users"], names)
+    if chart == "token_efficiency":
+        names = ["provider", "model", "prompt_tokens", "completion_tokens", "ratio"]
+        return names, _columns(data["token_efficiency"], names)
+    if chart == "error_rates":
+        names = ["provider", "requests", "successes", "errors", "error_percent"]
+        return names, _columns(data["error_rates"], names)
+    if chart == "infrastructure_breakdown":
+        breakdown = data["infrastructure_breakdown"]
+        headers = ["day", *(s["key"] for s in breakdown["series"])]
+        values = (s["values"] for s in breakdown["series"])
+        return headers, list(zip(breakdown["days"], *values, strict=True))
+    if chart == "monthly_llm":
+        monthly = data["monthly_llm"]
+        return ["month", "llm_cost"], list(zip(monthly["months"], monthly["costs"], strict=True))
+    if chart == "unit_economics":
+        return ["figure", "value"], list(data["unit_economics"].items())
+    return None
+
+
+def business_period(request) -> Period:
+    return period_resolve(key=request.GET.get("period"))
+
+
+class BusinessSummaryPage(View):
+    """The Business summary: KPIs, margins, trends and top users for a chosen period."""
+
+    site = None
+
+    def get(self, request):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        period = business_period(request)
+        context = {
+            **self.site.each_context(request),
+            "title": "Business summary",
+            "summary_json": business_summary(period=period),
+            "presets": [
+                {"key": key, "label": label, "active": key == period.key, "url": f"?period={key}"}
+                for key, label in PRESETS
+            ],
+            "csv_query": f"period={period.key}",
+        }
+        response = TemplateResponse(request, "admin/reports/business.html", context)
+        # Charts are drawn by our own static script from json_script data: no inline script.
+        response["Content-Security-Policy"] = "script-src 'self'; object-src 'none'"
+        return response
+
+
+class BusinessChartCsv(View):
+    """One chart's numbers as CSV, for the same period as the page."""
+
+    site = None
+
+    def get(self, request, chart):
+        if not request.user.has_perm("costledger.view_costentry"):
+            raise PermissionDenied
+        period = business_period(request)
+        table = chart_table(business_summary(period=period), chart)
+        if table is None:
+            raise Http404(f"No chart named {chart}.")
+        headers, rows = table
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"{chart}_{period.start}_{period.end}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        writer = csv.writer(response)
+        writer.writerow(headers)
+        writer.writerows(("" if v is None else v for v in row) for row in rows)
+        return response

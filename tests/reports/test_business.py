@@ -1,0 +1,263 @@
+"""The Business summary's figures, checked against hand-computed values."""
+
+import csv
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from billing.models import ProviderInvoice
+from billing.services import provider_invoice_save
+from costledger.models import RevenueSnapshot, Source
+from costledger.services import cost_entries_upsert, exchange_rate_set
+from reports.business import business_summary, period_resolve
+from tests.factories import cost_entry, daily_costs
+from usage.events import UsageEvent, llm_events_record
+from usage.models import ModelPrice
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 11, 21)
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    with time_machine.travel("2026-11-21 10:00:00+00:00", tick=False):
+        yield
+
+
+@pytest.fixture
+def ledger():
+    """MRR 3,000.00 from Nov 1 (100.00 a day in November); a Supabase invoice of 50.00 for
+    Nov 10-19 (5.00 a day, across the period boundary); OpenAI billed 2.00 a day from Nov 15; a
+    Weaviate cost in EUR with no exchange rate."""
+    RevenueSnapshot.objects.create(
+        day=date(2026, 11, 1), currency="USD", mrr=Decimal("3000.00"), active_subscriptions=100
+    )
+    provider_invoice_save(
+        invoice=ProviderInvoice(
+            provider="supabase", invoice_number="S-1", invoice_date=date(2026, 11, 20),
+            period_start=date(2026, 11, 10), period_end=date(2026, 11, 19),
+            amount=Decimal("50.00"), currency="USD",
+        )
+    )  # fmt: skip
+    daily_costs(
+        provider="openai",
+        start=date(2026, 11, 15),
+        end=date(2026, 11, 22),
+        amount="2.00",
+        source=Source.API,
+    )
+    cost_entries_upsert(
+        entries=[
+            cost_entry(provider="weaviate", day=date(2026, 11, 16), amount="10.00", currency="EUR")
+        ]
+    )
+
+
+@pytest.fixture
+def usage():
+    ModelPrice.objects.create(
+        provider="openai",
+        model="gpt-4o",
+        effective_from=date(2024, 1, 1),
+        input_mtok=Decimal("2.5"),
+        output_mtok=Decimal("10"),
+    )
+
+    def event(n, user, conversation, agent="support", tokens=(1_000_000, 100_000)):
+        return UsageEvent(
+            event_id=f"e{n}", timestamp=datetime(2026, 11, 20, 9, tzinfo=UTC), user_id=user,
+            provider="openai", model="gpt-4o", input_tokens=tokens[0], output_tokens=tokens[1],
+            tags={"conversation_id": conversation, "agent": agent},
+        )  # fmt: skip
+
+    # u1: 2 x 3.50 = 7.00 (one conversation); u2: 1 x 3.50 (another conversation)
+    llm_events_record(
+        events=[event(1, "u1", "c1"), event(2, "u1", "c1"), event(3, "u2", "c2", "writer")]
+    )
+
+
+def test_kpis_for_the_last_7_days_against_the_7_before(ledger):
+    summary = business_summary(period=period_resolve(key="7d"))
+    assert (summary["period"]["start"], summary["period"]["end"]) == ("2026-11-15", "2026-11-21")
+    kpis = summary["kpis"]
+    assert (kpis["revenue"]["value"], kpis["revenue"]["previous"]) == ("700.00", "700.00")
+    assert (kpis["llm_costs"]["value"], kpis["llm_costs"]["previous"]) == ("14.00", "0.00")
+    # The invoice's 5.00 a day: Nov 15-19 in this period, Nov 10-14 in the previous one.
+    assert (kpis["infrastructure_costs"]["value"], kpis["infrastructure_costs"]["previous"]) == (
+        "25.00",
+        "25.00",
+    )
+    assert (kpis["net_margin"]["value"], kpis["net_margin"]["previous"]) == ("661.00", "675.00")
+    assert kpis["net_margin"]["positive"] is True
+    assert kpis["net_margin"]["change_percent"] == "-2.1"
+    assert kpis["llm_costs"]["change_percent"] is None  # nothing to compare with
+
+
+def test_a_missing_exchange_rate_is_called_out_and_never_taken_as_one(ledger):
+    summary = business_summary(period=period_resolve(key="7d"))
+    assert summary["freshness"]["missing_exchange_rates"] == [
+        {
+            "currency": "EUR",
+            "first_day": "2026-11-16",
+            "last_day": "2026-11-16",
+            "add_url": "/admin/costledger/exchangerate/add/?currency=EUR&day=2026-11-16",
+        }
+    ]
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    summary = business_summary(period=period_resolve(key="7d"))
+    assert summary["kpis"]["infrastructure_costs"]["value"] == "36.00"
+    assert summary["freshness"]["missing_exchange_rates"] == []
+
+
+def test_daily_charts_and_the_7_day_breakdown(ledger):
+    summary = business_summary(period=period_resolve(key="7d"))
+    chart = summary["revenue_vs_costs"]
+    assert chart["days"][0] == "2026-11-15" and len(chart["days"]) == 7
+    assert chart["mrr"][0] == "3000.00" and chart["revenue"][0] == "100.00"
+    assert chart["costs"][:2] == ["7.00", "7.00"]  # 5.00 Supabase + 2.00 OpenAI
+    assert chart["margin"][-1] == "98.00"
+    series = {s["key"]: s["values"] for s in summary["infrastructure_breakdown"]["series"]}
+    assert series["supabase"] == ["5.00"] * 5 + ["0.00"] * 2
+    assert series["llm"] == ["2.00"] * 7
+    assert series["weaviate"] == ["0.00"] * 7  # unconverted EUR is not added as dollars
+
+
+def test_monthly_llm_costs_with_this_months_projection(ledger):
+    monthly = business_summary(period=period_resolve(key="30d"))["monthly_llm"]
+    assert monthly["months"] == ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]
+    assert monthly["costs"][-1] == "14.00"
+    # 14.00 in the 21 days so far, run to the 30 days of November
+    assert monthly["projection"] == {"month": "2026-11", "value": "20.00"}
+
+
+def test_top_users_token_efficiency_error_rates_and_unit_economics(ledger, usage):
+    summary = business_summary(period=period_resolve(key="7d"))
+    assert [(u["user_id"], u["cost"], u["requests"]) for u in summary["top_users"]] == [
+        ("u1", "7.00", 2), ("u2", "3.50", 1),
+    ]  # fmt: skip
+    assert summary["top_users"][0]["url"].startswith("/admin/usage/llmusagedaily/?user_id=u1")
+    assert summary["token_efficiency"] == [
+        {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "prompt_tokens": 3_000_000,
+            "completion_tokens": 300_000,
+            "ratio": "0.1000",
+        }
+    ]
+    assert summary["error_rates"][0]["error_percent"] == "0.00"
+    economics = summary["unit_economics"]
+    assert (economics["active_users"], economics["cost_per_active_user"]) == (2, "5.25")
+    assert (economics["conversations"], economics["cost_per_conversation"]) == (2, "5.25")
+    assert economics["by_tag"]["agent"] == [
+        {"value": "support", "cost": "7.00", "requests": 2},
+        {"value": "writer", "cost": "3.50", "requests": 1},
+    ]
+    assert economics["revenue_per_user"] == "7.00"  # 700.00 over 100 active subscriptions
+
+
+def test_without_stripe_revenue_is_unknown_not_zero(settings):
+    settings.STRIPE_SECRET_KEY = ""
+    daily_costs(
+        provider="openai",
+        start=date(2026, 11, 15),
+        end=date(2026, 11, 22),
+        amount="2.00",
+        source=Source.API,
+    )
+    summary = business_summary(period=period_resolve(key="7d"))
+    assert summary["kpis"]["revenue"]["value"] is None
+    assert summary["kpis"]["net_margin"]["value"] is None
+    assert "No Stripe key configured: revenue is unknown." in summary["notes"]
+
+
+@pytest.mark.parametrize(
+    ("key", "start", "end"),
+    [
+        ("7d", "2026-11-15", "2026-11-21"),
+        ("30d", "2026-10-23", "2026-11-21"),
+        ("this_month", "2026-11-01", "2026-11-21"),
+        ("last_month", "2026-10-01", "2026-10-31"),
+        ("6m", "2026-06-01", "2026-11-21"),
+        ("12m", "2025-12-01", "2026-11-21"),
+        ("nonsense", "2026-10-23", "2026-11-21"),
+    ],
+)
+def test_period_presets(key, start, end):
+    period = period_resolve(key=key)
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+
+
+def test_the_json_endpoint_returns_the_page_figures(admin_client, ledger, usage):
+    body = admin_client.get(reverse("api-business-summary"), {"period": "7d"}).json()
+    assert body == business_summary(period=period_resolve(key="7d"))
+    bad = admin_client.get(reverse("api-business-summary"), {"period": "fortnight"})
+    assert bad.status_code == 400 and "period" in bad.json()["errors"]
+
+
+def test_every_chart_downloads_as_csv(admin_client, ledger, usage):
+    summary = business_summary(period=period_resolve(key="7d"))
+    for chart in [
+        "revenue_vs_costs",
+        "top_users",
+        "token_efficiency",
+        "error_rates",
+        "infrastructure_breakdown",
+        "monthly_llm",
+        "unit_economics",
+    ]:
+        response = admin_client.get(reverse("admin:business_csv", args=[chart]), {"period": "7d"})
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(response.content.decode())))
+        assert len(rows) > 1, chart
+    users = list(
+        csv.reader(
+            io.StringIO(
+                admin_client.get(
+                    reverse("admin:business_csv", args=["top_users"]), {"period": "7d"}
+                ).content.decode()
+            )
+        )
+    )
+    assert users[1][:3] == ["u1", "u1", summary["top_users"][0]["cost"]]
+    assert admin_client.get(reverse("admin:business_csv", args=["nope"])).status_code == 404
+
+
+def test_the_page_renders_for_staff_who_may_view_costs(client, viewer_user, ledger, usage):
+    client.force_login(viewer_user)
+    response = client.get(reverse("admin:business"), {"period": "7d"})
+    assert response.status_code == 200
+    assert response.context["summary_json"] == business_summary(period=period_resolve(key="7d"))
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    page = response.content.decode()
+    assert 'id="business-data"' in page and "661.00" in page
+
+
+def test_the_page_is_refused_to_non_staff_and_staff_without_the_permission(client, staff_user):
+    from django.contrib.auth.models import User
+
+    assert client.get(reverse("admin:business")).status_code == 302  # to the login page
+    client.force_login(User.objects.create_user("customer", password="pw"))
+    assert client.get(reverse("admin:business")).status_code == 302
+    client.force_login(staff_user)
+    assert client.get(reverse("admin:business")).status_code == 403
+
+
+def test_the_page_is_linked_first_on_the_admin_index(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    reports = index[index.index("Reports") :]
+    assert reports.index(reverse("admin:business")) < reports.index(
+        reverse("admin:costs_by_provider")
+    )
+
+
+def test_the_whole_page_takes_fewer_than_20_queries(
+    client, viewer_user, ledger, usage, django_assert_max_num_queries
+):
+    client.force_login(viewer_user)
+    with django_assert_max_num_queries(19):
+        assert client.get(reverse("admin:business")).status_code == 200

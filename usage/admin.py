@@ -1,0 +1,130 @@
+"""LLM usage in the admin: the usage tables (read-only: the ingest API and the collectors write
+them), the users' emails, the ingest API keys, the price book (usage/admin_prices.py) and the
+unpriced-usage page with its re-price (usage/pages.py)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from costledger.admin_site import ReadOnlyLedgerAdmin
+from usage import admin_prices  # noqa: F401 (registers the price book)
+from usage.keys import KEY_PREFIX, ingest_key_create, ingest_keys_revoke
+from usage.models import CostSource, IngestKey, LlmUsageDaily, LlmUsageEvent, UsageUser
+from usage.pages import LlmUnpriced
+
+admin.site.register_page("llm-unpriced/", LlmUnpriced, "llm_unpriced")
+
+
+def _unpriced_notice(request) -> dict:
+    """The banner that says some usage has no price (and so no cost yet)."""
+    unpriced = LlmUsageEvent.objects.filter(cost_source=CostSource.UNPRICED)
+    return {"has_unpriced_usage": unpriced.exists()}
+
+
+admin.site.register_notice(_unpriced_notice)
+
+
+@admin.register(LlmUsageDaily)
+class LlmUsageDailyAdmin(ReadOnlyLedgerAdmin):
+    list_display = (
+        "day", "user_id", "provider", "model", "source", "requests", "errors", "input_tokens",
+        "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost", "unpriced_requests",
+    )  # fmt: skip
+    list_filter = ("source", "provider")
+    search_fields = ("=user_id", "model")
+    date_hierarchy = "day"
+
+
+class PricedFilter(admin.SimpleListFilter):
+    title = "cost"
+    parameter_name = "cost"
+    COST_SOURCES = {
+        "unpriced": CostSource.UNPRICED,
+        "priced": CostSource.PRICE_BOOK,
+        "provider": CostSource.PROVIDER,
+    }
+
+    def lookups(self, request, model_admin):
+        return [
+            ("unpriced", "Unpriced"),
+            ("priced", "Priced"),
+            ("provider", "Reported by provider"),
+        ]
+
+    def queryset(self, request, queryset):
+        # An unknown value (a typo, an old bookmark) lists every event rather than failing.
+        source = self.COST_SOURCES.get(self.value())
+        return queryset.filter(cost_source=source) if source else queryset
+
+
+@admin.register(LlmUsageEvent)
+class LlmUsageEventAdmin(ReadOnlyLedgerAdmin):
+    list_display = (
+        "timestamp", "event_id", "user_id", "provider", "model", "input_tokens", "output_tokens",
+        "cache_read_tokens", "reasoning_tokens", "cost", "cost_source", "is_error",
+    )  # fmt: skip
+    list_filter = (PricedFilter, "provider", "is_error")
+    search_fields = ("=event_id", "=user_id", "model")
+    date_hierarchy = "day"
+    list_select_related = ("price",)
+
+
+@admin.register(UsageUser)
+class UsageUserAdmin(ReadOnlyLedgerAdmin):
+    """Emails of usage user ids, refreshed from Supabase auth by each Supabase sync."""
+
+    list_display = ("user_id", "email", "refreshed_at")
+    search_fields = ("=user_id", "email")
+    ordering = ("email", "user_id")
+
+
+@admin.register(IngestKey)
+class IngestKeyAdmin(admin.ModelAdmin):
+    """Keys are created with a name only; the key is shown once on the page that follows and
+    cannot be seen again (only its hash is stored). A leaked key is revoked, not edited."""
+
+    list_display = ("name", "prefix_display", "created_at", "created_by", "last_used_at", "state")
+    fields = ("name",)
+    actions = ["revoke"]
+
+    @admin.display(description="Key starts with")
+    def prefix_display(self, obj):
+        return f"{KEY_PREFIX}{obj.prefix}_…"
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj.revoked_at:
+            return format_html('<span style="color: #b71c1c">Revoked {}</span>', obj.revoked_at)
+        return "Active"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        # Django's add_view would check the permission; this POST does not reach it.
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request)(request.POST)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)
+        key, full = ingest_key_create(
+            name=form.cleaned_data["name"], created_by=request.user.get_username()
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Copy the new key now",
+            "key": key,
+            "full_key": full,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/usage/ingestkey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        count = ingest_keys_revoke(keys=queryset)
+        messages.success(request, f"{count} key{'s' if count != 1 else ''} revoked.")

@@ -1,0 +1,452 @@
+"""LLM usage: raw events, their daily sums, the price book and the ingest API's keys.
+
+The tables keep the names they had when they lived in the ledger core and the collectors
+(`db_table`): moving them here (migration 0001) moved no data.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from costledger.models import MONEY
+from costledger.validators import (
+    CurrencyField,
+    field_errors,
+    tiers_size_problems,
+    validate_ledger_day,
+    validate_notes,
+    validate_text,
+)
+
+
+class LlmUsageSource(models.TextChoices):
+    EVENTS = "events", "Ingested events"
+    PROMETHEUS = "prometheus", "Prometheus"
+
+
+class LlmUsageDaily(models.Model):
+    """LLM usage per day, user, provider and model: what the dashboards read (never raw events).
+
+    Token kinds are disjoint: `input_tokens` is uncached input only; cache reads, cache writes
+    and reasoning tokens are counted in their own fields, never also in input or output.
+    `source` keeps figures from different feeds apart so that one never adds to another.
+    """
+
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    provider = models.SlugField(max_length=64, db_index=False)  # (day, provider) serves it
+    model = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(null=True, blank=True, **MONEY)
+    currency = CurrencyField(default="USD")
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    latency_ms_sum = models.PositiveBigIntegerField(default=0)
+    sync_run_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_llmusagedaily"
+        verbose_name = "LLM usage (daily)"
+        verbose_name_plural = "LLM usage (daily)"
+        ordering = ["-day", "provider", "model"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "user_id", "provider", "model", "source"],
+                name="llm_usage_daily_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["day", "provider"])]
+
+    def __str__(self):
+        return f"{self.day} {self.user_id or '-'} {self.provider}/{self.model}"
+
+
+class PriceSource(models.TextChoices):
+    PACKAGE = "genai-prices", "genai-prices (bundled)"
+    ADMIN = "admin", "Entered in the admin"
+
+
+class ModelPrice(models.Model):
+    """What a provider charges for a model from `effective_from` on, in USD per million tokens
+    (per request and per image as they are). Rows from the bundled price package are loaded by
+    `manage.py load_prices`; a row entered in the admin overrides them from its date.
+
+    `tiers` holds long-context tiers as {"input": [{"start": 200000, "price": "6"}], ...}: once
+    a request's input passes `start` tokens, that price applies to all its tokens of the kind.
+    """
+
+    provider = models.SlugField(max_length=64)
+    model = models.CharField(max_length=200)
+    effective_from = models.DateField()
+    source = models.CharField(max_length=16, choices=PriceSource.choices, default=PriceSource.ADMIN)
+    currency = CurrencyField(default="USD")
+    input_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    output_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cache_read_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cache_write_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    per_request = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    per_image = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    tiers = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_modelprice"
+        ordering = ["provider", "model", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "model", "effective_from", "source"],
+                name="model_price_unique_from",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.provider}/{self.model} from {self.effective_from} ({self.source})"
+
+    def clean(self):
+        # Checked here, not only in the admin's form, so that no way of saving a price can
+        # store one that the pricing code (usage.pricing) would choke on at ingest.
+        from usage.pricing import TIER_KINDS, tiers_problems  # pricing imports this module
+
+        errors = field_errors(
+            self,
+            effective_from=validate_ledger_day,
+            provider=validate_text,
+            model=validate_text,
+            notes=validate_notes,
+        )
+        for column in self._meta.fields:
+            price = getattr(self, column.name)
+            if isinstance(column, models.DecimalField) and price is not None and price < 0:
+                errors[column.name] = "A price cannot be negative."
+        priced = {kind for kind in TIER_KINDS if getattr(self, f"{kind}_mtok") is not None}
+        if self.tiers is None:
+            errors["tiers"] = "Enter {} for a price without long-context tiers."
+        elif problems := tiers_problems(self.tiers, priced_kinds=priced) or tiers_size_problems(
+            self.tiers
+        ):
+            errors["tiers"] = problems
+        if errors:
+            raise ValidationError(errors)
+
+
+class CostSource(models.TextChoices):
+    PROVIDER = "provider", "Reported by the provider"
+    PRICE_BOOK = "price_book", "Price book"
+    UNPRICED = "unpriced", "Unpriced"
+
+
+class LlmUsageEvent(models.Model):
+    """One LLM request as a client reported it. Idempotent on `event_id`: a re-sent event is a
+    duplicate and changes nothing. Its cost is fixed at ingest with the price row used; an
+    unknown model is stored unpriced (cost empty), never costed at 0."""
+
+    event_id = models.CharField(max_length=200)  # unique: see Meta
+    timestamp = models.DateTimeField()
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    provider = models.SlugField(max_length=64, db_index=False)  # (day, provider, model) serves it
+    model = models.CharField(max_length=200)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cache_read_tokens = models.PositiveBigIntegerField(default=0)
+    cache_write_tokens = models.PositiveBigIntegerField(default=0)
+    reasoning_tokens = models.PositiveBigIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+    is_error = models.BooleanField(default=False)
+    error_type = models.CharField(max_length=100, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    cost = models.DecimalField(null=True, blank=True, **MONEY)
+    currency = CurrencyField(default="USD")
+    cost_source = models.CharField(max_length=16, choices=CostSource.choices)
+    price = models.ForeignKey(
+        ModelPrice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ingest_key = models.CharField(max_length=100, blank=True, help_text="Name of the API key.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "costledger_llmusageevent"
+        verbose_name = "LLM usage event"
+        ordering = ["-timestamp"]
+        # Every index is paid on every ingested event: only those a query needs. The unique
+        # constraint (not unique=True) spares the varchar_pattern_ops twin Django would add.
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="llm_usage_event_id")]
+        indexes = [
+            models.Index(fields=["day", "provider", "model"]),
+            # Unpriced events are few: the admin's unpriced lists read this small index.
+            models.Index(
+                fields=["day"],
+                condition=models.Q(cost_source="unpriced"),
+                name="llm_usage_event_unpriced",
+            ),
+        ]
+
+    def __str__(self):
+        return self.event_id
+
+
+class UsageUser(models.Model):
+    """Who a usage `user_id` is: the email from Supabase auth, cached so that no page waits on
+    Supabase. Refreshed by the sync; an id not found here is shown as the id."""
+
+    user_id = models.CharField(max_length=200, primary_key=True)
+    email = models.EmailField(blank=True)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_usageuser"
+
+    def __str__(self):
+        return self.email or self.user_id
+
+
+class LlmUsageTagDaily(models.Model):
+    """Ingested LLM usage per day and tag value, for the tags named in LLM_TAG_KEYS (agent,
+    feature, conversation_id): what unit economics read (cost per conversation, per agent)."""
+
+    day = models.DateField()
+    key = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    requests = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_llmusagetagdaily"
+        verbose_name = "LLM usage by tag (daily)"
+        verbose_name_plural = "LLM usage by tag (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "key", "value"], name="llm_usage_tag_unique")
+        ]
+        indexes = [models.Index(fields=["key", "day"])]
+
+    def __str__(self):
+        return f"{self.day} {self.key}={self.value}"
+
+
+class LlmUsageModelDaily(models.Model):
+    """LlmUsageDaily summed over users: per day, provider, model and source. What the
+    per-model and per-provider figures and the monthly totals read (a dozen rows a day instead
+    of one per user).
+
+    Maintained by PostgreSQL triggers on LlmUsageDaily (migration 0007), in the statement that
+    changes it, whoever writes it: ingest, rebuild, the Prometheus collector, the admin. `rows`
+    counts the LlmUsageDaily rows summed; `cost` sums their USD costs and `costed_rows` counts
+    those, so that "nothing was costed" (None) stays apart from 0. Counters are signed because
+    the triggers add differences. Not maintained on SQLite: the selectors read LlmUsageDaily there.
+    """
+
+    day = models.DateField()
+    provider = models.SlugField(max_length=64, db_index=False)  # the unique key covers it
+    model = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    rows = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    costed_rows = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusagemodeldaily"
+        verbose_name = "LLM usage per model (daily)"
+        verbose_name_plural = "LLM usage per model (daily)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "provider", "model", "source"], name="llm_usage_model_daily_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.provider}/{self.model} ({self.source})"
+
+
+class LlmUsageUserDaily(models.Model):
+    """LlmUsageDaily summed over providers and models: per day, user and source. What the top
+    users by cost read. Maintained like LlmUsageModelDaily, by the same triggers. `tokens` is
+    every kind added up (input, output, cache read and write, reasoning).
+
+    The index on (day, source, -cost) lists each day's users dearest first: the top users of a
+    range are found by reading the head of each day's list (usage.selectors)."""
+
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    rows = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    costed_rows = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusageuserdaily"
+        verbose_name = "LLM usage per user (daily)"
+        verbose_name_plural = "LLM usage per user (daily)"
+        constraints = [
+            # Day first: ingest writes today's rows, which stay in a few pages of the index.
+            models.UniqueConstraint(
+                fields=["day", "user_id", "source"], name="llm_usage_user_daily_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day", "source", "-cost"], name="llm_usage_user_daily_cost")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.user_id or '-'} ({self.source})"
+
+
+class LlmUsageUserMonth(models.Model):
+    """The days of a month on which a user had ingested usage (LlmUsageUserDaily rows of the
+    events source): bit n-1 of `days` is the n-th of the month. Counting the distinct active
+    users of a range reads one row per user and month instead of one per user and day.
+
+    Kept by the triggers on LlmUsageDaily (migration 0009): a bit is set when the user's day row
+    is created and cleared when it is removed; a month with no day left has no row. Events
+    only, users with an id only. Not maintained on SQLite (the quick start counts day rows)."""
+
+    month = models.DateField(help_text="The first day of the month.")
+    user_id = models.CharField(max_length=200)
+    days = models.IntegerField()
+
+    class Meta:
+        db_table = "costledger_llmusageusermonth"
+        verbose_name = "LLM active days per user (monthly)"
+        verbose_name_plural = "LLM active days per user (monthly)"
+        constraints = [
+            models.UniqueConstraint(fields=["month", "user_id"], name="llm_usage_user_month")
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.user_id}"
+
+
+class LlmUsageUserLatest(models.Model):
+    """The latest day on which each user had ingested usage (events, users with an id). While
+    no user has a day after a range (the usual case: the range ends today), the users active in
+    it are those whose latest day is on or after its start: one index range to count.
+
+    Kept by the triggers on LlmUsageDaily (migration 0009), with LlmUsageUserMonth. Not
+    maintained on SQLite."""
+
+    user_id = models.CharField(max_length=200, primary_key=True)
+    day = models.DateField(db_index=True)
+
+    class Meta:
+        db_table = "costledger_llmusageuserlatest"
+        verbose_name = "LLM latest day of usage per user"
+        verbose_name_plural = "LLM latest day of usage per user"
+
+    def __str__(self):
+        return f"{self.user_id} {self.day}"
+
+
+class LlmUsageTagLatest(models.Model):
+    """The latest day of each tag value in LlmUsageTagDaily (a conversation's last day). While
+    no value of a tag has a day after a range (the range ends today), the distinct values of
+    the range (its conversations) are those whose latest day is on or after its start.
+
+    Written by the PostgreSQL ingest statement and by the rebuild of the tag rollups, the only
+    writers of LlmUsageTagDaily (usage.events). Not maintained on SQLite."""
+
+    key = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    day = models.DateField()
+
+    class Meta:
+        db_table = "costledger_llmusagetaglatest"
+        verbose_name = "LLM latest day per tag value"
+        verbose_name_plural = "LLM latest day per tag value"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "value"], name="llm_usage_tag_latest")
+        ]
+        indexes = [models.Index(fields=["key", "day"], name="llm_usage_tag_latest_day")]
+
+    def __str__(self):
+        return f"{self.key}={self.value} {self.day}"
+
+
+class LlmUsageTagKeyDaily(models.Model):
+    """LlmUsageTagDaily summed over values: per day and tag key, the requests that carry the
+    tag and their cost (what "cost per conversation" divides). Written with it."""
+
+    day = models.DateField()
+    key = models.CharField(max_length=64)
+    requests = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_llmusagetagkeydaily"
+        verbose_name = "LLM usage per tag key (daily)"
+        verbose_name_plural = "LLM usage per tag key (daily)"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "key"], name="llm_usage_tag_key_daily")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.key}"
+
+
+class LlmUsageTagLatestCount(models.Model):
+    """How many values of a tag have their latest day on each day (LlmUsageTagLatest counted
+    per key and day): the distinct values of a range ending today are the sum from its start,
+    a row per day instead of one per value. Kept by a trigger on LlmUsageTagLatest (migration
+    0011); a count may fall to 0 and stay. Not maintained on SQLite."""
+
+    key = models.CharField(max_length=64)
+    day = models.DateField()
+    values = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusagetaglatestcount"
+        verbose_name = "LLM tag values per latest day"
+        verbose_name_plural = "LLM tag values per latest day"
+        constraints = [
+            models.UniqueConstraint(fields=["key", "day"], name="llm_usage_tag_latest_count")
+        ]
+
+    def __str__(self):
+        return f"{self.key} {self.day}: {self.values}"
+
+
+class IngestKey(models.Model):
+    """An API key for `POST /api/v1/usage/events`. The key itself is shown once, when it is
+    created; only its SHA-256 is stored (a random 256-bit key needs no slow hash)."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Who uses it, e.g. 'backend'.")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "collectors_ingestkey"
+        ordering = ["name"]
+        verbose_name = "usage ingest API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self):
+        if errors := field_errors(self, name=validate_text):
+            raise ValidationError(errors)
