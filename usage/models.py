@@ -238,7 +238,7 @@ class LlmUsageModelDaily(models.Model):
     per-model and per-provider figures and the monthly totals read (a dozen rows a day instead
     of one per user).
 
-    Maintained by PostgreSQL triggers on LlmUsageDaily (migration 0007), in the statement that
+    Maintained by the PostgreSQL trigger on LlmUsageDaily (usage.sums), in the statement that
     changes it, whoever writes it: ingest, rebuild, the Prometheus collector, the admin. `rows`
     counts the LlmUsageDaily rows summed; `cost` sums their USD costs and `costed_rows` counts
     those, so that "nothing was costed" (None) stays apart from 0. Counters are signed because
@@ -317,7 +317,7 @@ class LlmUsageUserMonth(models.Model):
     events source): bit n-1 of `days` is the n-th of the month. Counting the distinct active
     users of a range reads one row per user and month instead of one per user and day.
 
-    Kept by the triggers on LlmUsageDaily (migration 0009): a bit is set when the user's day row
+    Kept by the trigger on LlmUsageDaily (usage.sums): a bit is set when the user's day row
     is created and cleared when it is removed; a month with no day left has no row. Events
     only, users with an id only. Not maintained on SQLite (the quick start counts day rows)."""
 
@@ -342,7 +342,7 @@ class LlmUsageUserLatest(models.Model):
     no user has a day after a range (the usual case: the range ends today), the users active in
     it are those whose latest day is on or after its start: one index range to count.
 
-    Kept by the triggers on LlmUsageDaily (migration 0009), with LlmUsageUserMonth. Not
+    Kept by the trigger on LlmUsageDaily (usage.sums), with LlmUsageUserMonth. Not
     maintained on SQLite."""
 
     user_id = models.CharField(max_length=200, primary_key=True)
@@ -363,7 +363,7 @@ class LlmUsageTagLatest(models.Model):
     the range (its conversations) are those whose latest day is on or after its start.
 
     Written by the PostgreSQL ingest statement and by the rebuild of the tag rollups, the only
-    writers of LlmUsageTagDaily (usage.events). Not maintained on SQLite."""
+    writers of LlmUsageTagDaily (usage.sums). Not maintained on SQLite."""
 
     key = models.CharField(max_length=64)
     value = models.CharField(max_length=200)

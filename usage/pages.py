@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views import View
 
 from costledger.validators import UNSTORABLE
-from usage.events import llm_events_reprice
+from usage.reprice import llm_events_reprice
 from usage.selectors import llm_unpriced_models
 
 

@@ -7,19 +7,13 @@ from datetime import date
 from django.db import transaction
 
 from usage.models import LlmUsageDaily, LlmUsageSource
+from usage.sums import COUNTED
 
+# What a whole-figure upsert replaces: every counted quantity (usage.sums) and the cost.
 LLM_USAGE_VALUES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *(counted.name for counted in COUNTED),
     "cost",
     "currency",
-    "unpriced_requests",
-    "latency_ms_sum",
     "sync_run_id",
     "updated_at",
 )

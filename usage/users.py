@@ -1,5 +1,5 @@
 """Writes of the usage-user directory: who a usage `user_id` is, cached from Supabase auth so
-that no page waits on Supabase (costledger.models.UsageUser)."""
+that no page waits on Supabase (usage.models.UsageUser)."""
 
 from django.db import transaction
 

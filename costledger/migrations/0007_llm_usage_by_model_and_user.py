@@ -6,130 +6,26 @@ Prometheus collector, the admin) in the writer's own statement and transaction, 
 set-based upsert per statement: the changed rows come in its transition tables, added as new
 minus old."""
 
+from pathlib import Path
+
 from django.db import migrations, models
 
-# The sums, from a query giving LlmUsageDaily rows with a `sign` (+1 added, -1 removed). Rows
-# go in key order, so that concurrent writers lock them in the same order and cannot deadlock,
-# day first, as ingest appends them (a range of days stays in few pages).
-BY_MODEL = """
-    INSERT INTO costledger_llmusagemodeldaily AS t (day, provider, model, source, rows,
-        requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-        reasoning_tokens, cost, costed_rows, unpriced_requests, latency_ms_sum)
-    SELECT day, provider, model, source, sum(sign), sum(sign * requests), sum(sign * errors),
-        sum(sign * input_tokens), sum(sign * output_tokens), sum(sign * cache_read_tokens),
-        sum(sign * cache_write_tokens), sum(sign * reasoning_tokens),
-        coalesce(sum(sign * cost) FILTER (WHERE currency = 'USD'), 0),
-        coalesce(sum(sign) FILTER (WHERE cost IS NOT NULL AND currency = 'USD'), 0),
-        sum(sign * unpriced_requests), sum(sign * latency_ms_sum)
-    FROM ({changes}) AS change
-    GROUP BY day, provider, model, source
-    ORDER BY day, provider, model, source
-    ON CONFLICT (day, provider, model, source) DO UPDATE SET
-        rows = t.rows + EXCLUDED.rows, requests = t.requests + EXCLUDED.requests,
-        errors = t.errors + EXCLUDED.errors, input_tokens = t.input_tokens + EXCLUDED.input_tokens,
-        output_tokens = t.output_tokens + EXCLUDED.output_tokens,
-        cache_read_tokens = t.cache_read_tokens + EXCLUDED.cache_read_tokens,
-        cache_write_tokens = t.cache_write_tokens + EXCLUDED.cache_write_tokens,
-        reasoning_tokens = t.reasoning_tokens + EXCLUDED.reasoning_tokens,
-        cost = t.cost + EXCLUDED.cost, costed_rows = t.costed_rows + EXCLUDED.costed_rows,
-        unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests,
-        latency_ms_sum = t.latency_ms_sum + EXCLUDED.latency_ms_sum"""
-BY_USER = """
-    INSERT INTO costledger_llmusageuserdaily AS t (day, user_id, source, rows, requests, tokens,
-        cost, costed_rows, unpriced_requests)
-    SELECT day, user_id, source, sum(sign), sum(sign * requests),
-        sum(sign * (input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
-                    + reasoning_tokens)),
-        coalesce(sum(sign * cost) FILTER (WHERE currency = 'USD'), 0),
-        coalesce(sum(sign) FILTER (WHERE cost IS NOT NULL AND currency = 'USD'), 0),
-        sum(sign * unpriced_requests)
-    FROM ({changes}) AS change
-    GROUP BY day, user_id, source
-    ORDER BY day, user_id, source
-    ON CONFLICT (day, user_id, source) DO UPDATE SET
-        rows = t.rows + EXCLUDED.rows, requests = t.requests + EXCLUDED.requests,
-        tokens = t.tokens + EXCLUDED.tokens, cost = t.cost + EXCLUDED.cost,
-        costed_rows = t.costed_rows + EXCLUDED.costed_rows,
-        unpriced_requests = t.unpriced_requests + EXCLUDED.unpriced_requests"""
-EMPTIED = """
-    WITH summed AS ({upsert}
-        RETURNING id, rows)
-    SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
-    IF emptied IS NOT NULL THEN
-        DELETE FROM {table} WHERE id = ANY(emptied);
-    END IF;"""
-NEW = "SELECT 1 AS sign, * FROM new_rows"
-OLD = "SELECT -1 AS sign, * FROM old_rows"
-
-
-def _add(changes: str) -> str:
-    """Both upserts, for rows that only add (an INSERT)."""
-    return f"{BY_MODEL.format(changes=changes)};\n{BY_USER.format(changes=changes)};"
-
-
-def _add_or_remove(changes: str) -> str:
-    """Both upserts, then the rows they leave summing nothing (no LlmUsageDaily row left)
-    deleted by id. The ids come from the upserts themselves: a join with the transition table
-    would be planned on the statistics of the moment, a seq scan per row on a table still
-    small when the function's plans were cached."""
-    return "\n".join(
-        EMPTIED.format(upsert=upsert.format(changes=changes), table=table)
-        for table, upsert in (("costledger_llmusagemodeldaily", BY_MODEL),
-                              ("costledger_llmusageuserdaily", BY_USER))
-    )  # fmt: skip
-
-
-# Static SQL in each branch (not EXECUTE): PL/pgSQL prepares it once per connection.
-TRIGGERS = f"""
-CREATE FUNCTION costledger_llmusagedaily_rollups() RETURNS trigger LANGUAGE plpgsql AS $fn$
-DECLARE
-    emptied bigint[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_add(NEW)}
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_add_or_remove(f"{NEW} UNION ALL {OLD}")}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_add_or_remove(OLD)}
-    ELSE  -- TRUNCATE
-        DELETE FROM costledger_llmusagemodeldaily;
-        DELETE FROM costledger_llmusageuserdaily;
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-CREATE TRIGGER llm_usage_rollups_insert AFTER INSERT ON costledger_llmusagedaily
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION costledger_llmusagedaily_rollups();
-CREATE TRIGGER llm_usage_rollups_update AFTER UPDATE ON costledger_llmusagedaily
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION costledger_llmusagedaily_rollups();
-CREATE TRIGGER llm_usage_rollups_delete AFTER DELETE ON costledger_llmusagedaily
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION costledger_llmusagedaily_rollups();
-CREATE TRIGGER llm_usage_rollups_truncate AFTER TRUNCATE ON costledger_llmusagedaily
-    FOR EACH STATEMENT EXECUTE FUNCTION costledger_llmusagedaily_rollups();
-"""  # noqa: S608 (built from the constant SQL above, no input)
-DROP_TRIGGERS = """
-DROP TRIGGER llm_usage_rollups_insert ON costledger_llmusagedaily;
-DROP TRIGGER llm_usage_rollups_update ON costledger_llmusagedaily;
-DROP TRIGGER llm_usage_rollups_delete ON costledger_llmusagedaily;
-DROP TRIGGER llm_usage_rollups_truncate ON costledger_llmusagedaily;
-DROP FUNCTION costledger_llmusagedaily_rollups();
-"""
+# The SQL lives in versioned files beside the usage app that owns these tables now.
+SQL = Path(__file__).resolve().parents[2] / "usage" / "sql"
 
 
 def triggers_create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(TRIGGERS)
+    schema_editor.execute((SQL / "llm_usage_daily_sums_v1.sql").read_text())
+    schema_editor.execute((SQL / "llm_usage_daily_triggers.sql").read_text())
     # The sums of what is already there, in the same transaction as the triggers.
-    schema_editor.execute(_add("SELECT 1 AS sign, * FROM costledger_llmusagedaily"))
+    schema_editor.execute((SQL / "llm_usage_daily_sums_v1_fill.sql").read_text())
 
 
 def triggers_drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_TRIGGERS)
+        schema_editor.execute((SQL / "llm_usage_daily_triggers_drop.sql").read_text())
 
 
 class Migration(migrations.Migration):

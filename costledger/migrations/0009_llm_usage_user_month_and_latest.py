@@ -6,133 +6,23 @@ creates (and moving the user's latest day forward), and clearing the bit of each
 removes (and finding the user's latest day left when it was that one). The per-model sum is
 unchanged. Then both tables filled from what is there."""
 
-import importlib
+from pathlib import Path
 
 from django.db import migrations, models
 
-sums = importlib.import_module("costledger.migrations.0007_llm_usage_by_model_and_user")
-MONTH = "date_trunc('month', day)::date"
-BIT = "bit_or(1 << (extract(day FROM day)::int - 1))"
-# The day of a month row's highest bit: bit n-1 is the n-th of the month.
-LAST_DAY = "m.month + (32 - position('1' IN m.days::bit(32)::text))"
-# The per-user upsert of 0007, returning which rows it created (xmax = 0: inserted, not
-# updated) and which it left summing nothing. Created user days set their bit and move the
-# user's latest day forward. Emptied ones are deleted; their bits are cleared, a month row
-# going once it has no bit left, and a user whose latest day went gets the latest left (or
-# loses the row). Every removal is rechecked on the row as it is then: a concurrent writer may
-# have set another bit or a later day meanwhile, which stays.
-BY_USER = """
-    WITH summed AS ({upsert}
-        RETURNING id, day, user_id, source, rows, (t.xmax = 0) AS created
-    ), marked AS (
-        INSERT INTO costledger_llmusageusermonth AS m (month, user_id, days)
-        SELECT {month}, user_id, {bit} FROM summed
-        WHERE created AND source = 'events' AND user_id <> ''
-        GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (month, user_id) DO UPDATE SET days = m.days | EXCLUDED.days
-    ), latest AS (
-        INSERT INTO costledger_llmusageuserlatest AS l (user_id, day)
-        SELECT user_id, max(day) FROM summed
-        WHERE created AND source = 'events' AND user_id <> ''
-        GROUP BY 1 ORDER BY 1
-        ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day
-    )
-    SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
-    IF emptied IS NOT NULL THEN
-        WITH gone AS (
-            DELETE FROM costledger_llmusageuserdaily WHERE id = ANY(emptied)
-            RETURNING day, user_id, source
-        )
-        SELECT array_agg(day), array_agg(user_id) INTO gone_days, gone_users
-        FROM gone WHERE source = 'events' AND user_id <> '';
-    END IF;
-    IF emptied IS NOT NULL AND gone_users IS NOT NULL THEN
-        WITH cleared AS (
-            UPDATE costledger_llmusageusermonth AS m SET days = m.days & ~b.days
-            FROM (SELECT {month} AS month, user_id, {bit} AS days
-                  FROM unnest(gone_days, gone_users) AS g(day, user_id) GROUP BY 1, 2) AS b
-            WHERE m.month = b.month AND m.user_id = b.user_id
-            RETURNING m.id, m.days
-        )
-        SELECT array_agg(id) FILTER (WHERE days = 0) INTO emptied FROM cleared;
-        IF emptied IS NOT NULL THEN
-            DELETE FROM costledger_llmusageusermonth WHERE id = ANY(emptied) AND days = 0;
-        END IF;
-        WITH stale AS (
-            SELECT DISTINCT l.user_id, l.day FROM costledger_llmusageuserlatest l
-            JOIN unnest(gone_days, gone_users) AS g(day, user_id)
-                ON l.user_id = g.user_id AND l.day = g.day
-        ), remaining AS (
-            SELECT m.user_id, max({last_day}) AS day
-            FROM costledger_llmusageusermonth m JOIN stale USING (user_id) GROUP BY m.user_id
-        ), moved AS (
-            UPDATE costledger_llmusageuserlatest AS l SET day = r.day
-            FROM stale s JOIN remaining r USING (user_id)
-            WHERE l.user_id = s.user_id AND l.day = s.day
-        )
-        DELETE FROM costledger_llmusageuserlatest AS l USING stale s
-        WHERE l.user_id = s.user_id AND l.day = s.day
-            AND NOT EXISTS (SELECT 1 FROM remaining r WHERE r.user_id = s.user_id);
-    END IF;"""
-
-
-def _sums(changes: str, *, removes: bool) -> str:
-    by_model = sums.BY_MODEL.format(changes=changes)
-    if removes:
-        by_model = sums.EMPTIED.format(upsert=by_model, table="costledger_llmusagemodeldaily")
-    else:
-        by_model += ";"
-    by_user = BY_USER.format(
-        upsert=sums.BY_USER.format(changes=changes), month=MONTH, bit=BIT, last_day=LAST_DAY
-    )
-    return f"{by_model}\n{by_user}"
-
-
-FUNCTION = f"""
-CREATE OR REPLACE FUNCTION costledger_llmusagedaily_rollups() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    emptied bigint[];
-    gone_days date[];
-    gone_users text[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_sums(sums.NEW, removes=False)}
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_sums(f"{sums.NEW} UNION ALL {sums.OLD}", removes=True)}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_sums(sums.OLD, removes=True)}
-    ELSE  -- TRUNCATE
-        DELETE FROM costledger_llmusagemodeldaily;
-        DELETE FROM costledger_llmusageuserdaily;
-        DELETE FROM costledger_llmusageusermonth;
-        DELETE FROM costledger_llmusageuserlatest;
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-"""  # noqa: S608 (built from the constant SQL above, no input)
-FILL = f"""
-INSERT INTO costledger_llmusageusermonth (month, user_id, days)
-SELECT {MONTH}, user_id, {BIT} FROM costledger_llmusageuserdaily
-WHERE source = 'events' AND user_id <> '' GROUP BY 1, 2;
-INSERT INTO costledger_llmusageuserlatest (user_id, day)
-SELECT user_id, max(day) FROM costledger_llmusageuserdaily
-WHERE source = 'events' AND user_id <> '' GROUP BY 1;
-"""  # noqa: S608 (constant)
+SQL = Path(__file__).resolve().parents[2] / "usage" / "sql"  # as in 0007
 
 
 def function_replace(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FUNCTION)
-        schema_editor.execute(FILL)
+        schema_editor.execute((SQL / "llm_usage_daily_sums_v2.sql").read_text())
+        schema_editor.execute((SQL / "llm_usage_daily_sums_v2_fill.sql").read_text())
 
 
 def function_restore(apps, schema_editor):
     """The function of 0007, as it was (CREATE OR REPLACE keeps the triggers on it)."""
     if schema_editor.connection.vendor == "postgresql":
-        function = sums.TRIGGERS[: sums.TRIGGERS.index("CREATE TRIGGER")]
-        schema_editor.execute(function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
+        schema_editor.execute((SQL / "llm_usage_daily_sums_v1.sql").read_text())
 
 
 class Migration(migrations.Migration):

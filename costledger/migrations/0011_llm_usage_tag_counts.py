@@ -5,72 +5,21 @@ statement-level trigger on LlmUsageTagLatest (its transition tables: a value mov
 latest day to another counts -1 on the old day and +1 on the new). Both filled from what is
 there."""
 
+from pathlib import Path
+
 from django.db import migrations, models
 
-TRIGGER = """
-CREATE FUNCTION costledger_llmusagetaglatest_counts() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM costledger_llmusagetaglatestcount;
-        RETURN NULL;
-    END IF;
-    INSERT INTO costledger_llmusagetaglatestcount AS c (key, day, "values")
-    SELECT key, day, sum(sign) FROM (
-        SELECT 1 AS sign, key, day FROM new_rows WHERE TG_OP <> 'DELETE'
-        UNION ALL
-        SELECT -1, key, day FROM old_rows WHERE TG_OP <> 'INSERT'
-    ) AS change
-    GROUP BY key, day HAVING sum(sign) <> 0 ORDER BY key, day
-    ON CONFLICT (key, day) DO UPDATE SET "values" = c."values" + EXCLUDED."values";
-    RETURN NULL;
-END
-$fn$;
-"""
-# A transition table can only be named where the event provides it, hence one function body
-# per event: INSERT sees new rows only, DELETE old rows only.
-TRIGGERS = [
-    ("insert", "INSERT", "REFERENCING NEW TABLE AS new_rows", "new_rows", "new_rows"),
-    ("update", "UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     "new_rows", "old_rows"),
-    ("delete", "DELETE", "REFERENCING OLD TABLE AS old_rows", "old_rows", "old_rows"),
-]  # fmt: skip
+SQL = Path(__file__).resolve().parents[2] / "usage" / "sql"  # as in 0007
 
 
 def triggers_create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for name, event, referencing, new, old in TRIGGERS:
-        body = TRIGGER.replace("costledger_llmusagetaglatest_counts", f"llm_tag_latest_{name}")
-        schema_editor.execute(body.replace("FROM new_rows", f"FROM {new}").replace(
-            "FROM old_rows", f"FROM {old}"))  # fmt: skip
-        schema_editor.execute(
-            f"CREATE TRIGGER llm_tag_latest_{name} AFTER {event} ON costledger_llmusagetaglatest "
-            f"{referencing} FOR EACH STATEMENT EXECUTE FUNCTION llm_tag_latest_{name}()"
-        )
-    schema_editor.execute(TRIGGER.replace("costledger_llmusagetaglatest_counts",
-                                          "llm_tag_latest_truncate"))  # fmt: skip
-    schema_editor.execute(
-        "CREATE TRIGGER llm_tag_latest_truncate AFTER TRUNCATE ON costledger_llmusagetaglatest "
-        "FOR EACH STATEMENT EXECUTE FUNCTION llm_tag_latest_truncate()"
-    )
-    schema_editor.execute(
-        'INSERT INTO costledger_llmusagetaglatestcount (key, day, "values") '
-        "SELECT key, day, count(*) FROM costledger_llmusagetaglatest GROUP BY key, day"
-    )
-    schema_editor.execute(
-        "INSERT INTO costledger_llmusagetagkeydaily (day, key, requests, cost, "
-        "unpriced_requests, updated_at) SELECT day, key, sum(requests), sum(cost), "
-        "sum(unpriced_requests), now() FROM costledger_llmusagetagdaily GROUP BY day, key"
-    )
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute((SQL / "llm_usage_tag_latest_counts_v1.sql").read_text())
 
 
 def triggers_drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        for name in ("insert", "update", "delete", "truncate"):
-            schema_editor.execute(
-                f"DROP TRIGGER llm_tag_latest_{name} ON costledger_llmusagetaglatest; "
-                f"DROP FUNCTION llm_tag_latest_{name}()"
-            )
+        schema_editor.execute((SQL / "llm_usage_tag_latest_counts_v1_drop.sql").read_text())
 
 
 class Migration(migrations.Migration):

@@ -13,9 +13,9 @@ from django.urls import reverse
 
 from costledger.models import CostEntry
 from usage import ingest
-from usage.events import llm_usage_rebuild
 from usage.keys import ingest_keys_revoke
 from usage.models import IngestKey, LlmUsageDaily, LlmUsageEvent
+from usage.rebuild import llm_usage_rebuild
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/usage/events"

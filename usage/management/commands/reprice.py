@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from costledger.management.dates import command_date
-from usage.events import llm_events_reprice
+from usage.reprice import llm_events_reprice
 
 
 class Command(BaseCommand):

@@ -1,0 +1,331 @@
+# ruff: noqa: S608 (SQL built from model metadata and the constants here; values are parameters)
+"""The LLM usage sums, defined once.
+
+`COUNTED` lists what the daily sums count of raw events. Every writer is built from it: the
+ingest statement (usage.events), the rebuild of a day from its events (usage.rebuild, also what
+the SQLite quick start runs after storing events), the per-model and per-user sums kept by the
+PostgreSQL trigger (its function is generated here and stored, versioned, in usage/sql/), the
+Prometheus collector's upsert (usage.services) and the endpoint benchmark.
+
+Adding a quantity: one line in COUNTED, a field on LlmUsageDaily and LlmUsageModelDaily, and a
+migration that adds the columns and runs the regenerated trigger function
+(`manage.py usage_sums_sql > usage/sql/llm_usage_daily_sums_vN.sql`; a test checks that the newest
+file is what this module generates).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from costledger.models import COST_ENTRY_KEY, CostEntry, Source
+from costledger.providers import Category
+from usage.models import (
+    LlmUsageDaily,
+    LlmUsageEvent,
+    LlmUsageModelDaily,
+    LlmUsageSource,
+    LlmUsageTagDaily,
+    LlmUsageTagKeyDaily,
+    LlmUsageTagLatest,
+    LlmUsageUserDaily,
+    LlmUsageUserLatest,
+    LlmUsageUserMonth,
+)
+
+
+@dataclass(frozen=True)
+class Counted:
+    name: str  # its column in LlmUsageDaily and LlmUsageModelDaily
+    of_events: str  # its SQL aggregate over raw events
+    tokens: bool = False  # a kind of token: in a user's `tokens` and a usage entry's quantity
+    per_user: bool = False  # also a column of LlmUsageUserDaily
+
+
+COUNTED = (
+    Counted("requests", "count(*)", per_user=True),
+    Counted("errors", "count(*) FILTER (WHERE is_error)"),
+    Counted("input_tokens", "sum(input_tokens)", tokens=True),
+    Counted("output_tokens", "sum(output_tokens)", tokens=True),
+    Counted("cache_read_tokens", "sum(cache_read_tokens)", tokens=True),
+    Counted("cache_write_tokens", "sum(cache_write_tokens)", tokens=True),
+    Counted("reasoning_tokens", "sum(reasoning_tokens)", tokens=True),
+    Counted("unpriced_requests", "count(*) FILTER (WHERE cost IS NULL)", per_user=True),
+    Counted("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
+)
+TOKEN_KINDS = tuple(c.name for c in COUNTED if c.tokens)
+# The tag sums count the requests carrying a tag value, the unpriced ones, and their cost.
+TAG_COUNTED = tuple(c for c in COUNTED if c.name in ("requests", "unpriced_requests"))
+
+EVENTS_REFERENCE = "events"  # the `reference` of the usage cost entries the events write
+DAILY = LlmUsageDaily._meta.db_table
+DAILY_KEY = ("day", "user_id", "provider", "model", "source")
+EVENTS = LlmUsageEvent._meta.db_table
+
+# What differs between the two databases the sums are written on.
+DIALECTS = {
+    "postgresql": {
+        "tag_pairs": "CROSS JOIN LATERAL jsonb_each_text(new.tags) AS tag",
+        "next_day": "day + 1",
+    },
+    "sqlite": {
+        "tag_pairs": "CROSS JOIN json_each(new.tags) AS tag",
+        "next_day": "date(day, '+1 day')",
+    },
+}
+
+
+def parameters(*, now: datetime) -> dict:
+    """The parameters of the statements below that add events to the sums."""
+    return {
+        "source": LlmUsageSource.EVENTS.value,
+        "now": now,
+        "usage": Source.USAGE.value,
+        "reference": EVENTS_REFERENCE,
+        "category": Category.LLM.value,
+        **{f"tag_key_{i}": key for i, key in enumerate(settings.LLM_TAG_KEYS)},
+    }
+
+
+def _added(names, table: str = "t") -> str:
+    return ", ".join(f"{n} = {table}.{n} + EXCLUDED.{n}" for n in names)
+
+
+def daily_upsert() -> str:
+    """Add the events of `new` to their (day, user, provider, model) rows of the events source.
+    Parameters: source, now."""
+    names = [c.name for c in COUNTED]
+    return f"""
+    INSERT INTO {DAILY} AS t ({", ".join(DAILY_KEY)}, {", ".join(names)}, cost, currency,
+        updated_at)
+    SELECT day, user_id, provider, model, %(source)s, {", ".join(c.of_events for c in COUNTED)},
+        coalesce(sum(cost), 0), 'USD', %(now)s
+    FROM new GROUP BY day, user_id, provider, model ORDER BY day, user_id, provider, model
+    ON CONFLICT ({", ".join(DAILY_KEY)}) DO UPDATE SET {_added(names)},
+        cost = coalesce(t.cost, 0) + EXCLUDED.cost, currency = EXCLUDED.currency,
+        updated_at = EXCLUDED.updated_at"""
+
+
+def usage_entries_upsert(dialect: str) -> str:
+    """Add the costed events of `new` to the `usage` cost entry of their day, provider and
+    model. Parameters: usage, reference, category, now."""
+    table, key = CostEntry._meta.db_table, ", ".join(COST_ENTRY_KEY)
+    return f"""
+    INSERT INTO {table} AS t ({key}, billed_cost, quantity, category, currency, unit, adjustment,
+        tags, created_at, updated_at)
+    SELECT provider, model, day, {DIALECTS[dialect]["next_day"]}, %(usage)s, %(reference)s,
+        sum(cost), sum({" + ".join(TOKEN_KINDS)}), %(category)s, 'USD', 'tokens', false, '{{}}',
+        %(now)s, %(now)s
+    FROM new WHERE cost IS NOT NULL
+    GROUP BY day, provider, model ORDER BY provider, model, day
+    ON CONFLICT ({key}) DO UPDATE SET
+        billed_cost = coalesce(t.billed_cost, 0) + EXCLUDED.billed_cost,
+        quantity = coalesce(t.quantity, 0) + EXCLUDED.quantity, updated_at = EXCLUDED.updated_at"""
+
+
+def tagged(dialect: str, tag_keys: int) -> str:
+    """The (day, key, value, cost) of each tag value of `new` with a key of LLM_TAG_KEYS.
+    Parameters: tag_key_0 ... tag_key_<n-1>."""
+    keys = ", ".join(f"%(tag_key_{i})s" for i in range(tag_keys)) or "NULL"
+    return f"""
+    SELECT day, tag.key AS key, tag.value AS value, cost FROM new {DIALECTS[dialect]["tag_pairs"]}
+    WHERE tag.key IN ({keys}) AND tag.value <> ''"""
+
+
+def tag_sums_upsert(*, per_value: bool) -> str:
+    """Add `tagged` to the tag sums per (day, key, value), or per (day, key). Parameters: now."""
+    table = (LlmUsageTagDaily if per_value else LlmUsageTagKeyDaily)._meta.db_table
+    key = "day, key, value" if per_value else "day, key"
+    names = [c.name for c in TAG_COUNTED]
+    return f"""
+    INSERT INTO {table} AS t ({key}, {", ".join(names)}, cost, updated_at)
+    SELECT {key}, {", ".join(c.of_events for c in TAG_COUNTED)}, coalesce(sum(cost), 0), %(now)s
+    FROM tagged GROUP BY {key} ORDER BY {key}
+    ON CONFLICT ({key}) DO UPDATE SET {_added(names)}, cost = t.cost + EXCLUDED.cost,
+        updated_at = EXCLUDED.updated_at"""
+
+
+TAGS_LATEST = LlmUsageTagLatest._meta.db_table
+TAG_DAILY = LlmUsageTagDaily._meta.db_table
+
+
+def tags_latest_forward(rows: str) -> str:
+    """Move each value's latest day forward to the newest of `rows` (key, value, day)."""
+    return f"""
+    INSERT INTO {TAGS_LATEST} AS l (key, value, day)
+    SELECT key, value, max(day) FROM {rows} GROUP BY key, value ORDER BY key, value
+    ON CONFLICT (key, value) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day"""
+
+
+# After the tag rows of some days were rebuilt, a value whose latest day was rebuilt without it
+# gets the latest day left (or loses its row). Rechecked on the row as it is then.
+TAGS_LATEST_STALE = f"""
+WITH stale AS (
+    SELECT l.key, l.value, l.day FROM {TAGS_LATEST} l
+    WHERE l.day = ANY(%(days)s) AND NOT EXISTS (
+        SELECT 1 FROM {TAG_DAILY} t WHERE t.day = l.day AND t.key = l.key AND t.value = l.value)
+), remaining AS (
+    SELECT t.key, t.value, max(t.day) AS day
+    FROM {TAG_DAILY} t JOIN stale s USING (key, value) GROUP BY t.key, t.value
+), moved AS (
+    UPDATE {TAGS_LATEST} AS l SET day = r.day
+    FROM stale s JOIN remaining r USING (key, value)
+    WHERE l.key = s.key AND l.value = s.value AND l.day = s.day
+)
+DELETE FROM {TAGS_LATEST} AS l USING stale s
+WHERE l.key = s.key AND l.value = s.value AND l.day = s.day
+    AND NOT EXISTS (SELECT 1 FROM remaining r WHERE r.key = s.key AND r.value = s.value)
+"""
+
+
+# The trigger on LlmUsageDaily: it keeps LlmUsageModelDaily (summed over users) and
+# LlmUsageUserDaily (summed over providers and models) equal to its sums, whoever writes it, in
+# the writer's statement. The changed rows come in the statement's transition tables, added as
+# new minus old (`sign`). Rows go in key order, so that concurrent writers lock them in the same
+# order and cannot deadlock. `rows` counts the LlmUsageDaily rows summed: a sum left with none
+# is deleted; `costed_rows` counts those with a USD cost, so that "nothing costed" stays apart
+# from 0. The user sums also keep each user's active days per month (LlmUsageUserMonth, bit n-1
+# for the n-th) and latest day (LlmUsageUserLatest), for counting the distinct active users.
+MODEL_DAILY = LlmUsageModelDaily._meta.db_table
+USER_DAILY = LlmUsageUserDaily._meta.db_table
+USER_MONTH = LlmUsageUserMonth._meta.db_table
+USER_LATEST = LlmUsageUserLatest._meta.db_table
+TRIGGER_FUNCTION = "costledger_llmusagedaily_rollups"
+USD_COST = """coalesce(sum(sign * cost) FILTER (WHERE currency = 'USD'), 0),
+        coalesce(sum(sign) FILTER (WHERE cost IS NOT NULL AND currency = 'USD'), 0)"""
+NEW = "SELECT 1 AS sign, * FROM new_rows"
+OLD = "SELECT -1 AS sign, * FROM old_rows"
+
+
+def _by_model(changes: str) -> str:
+    names = ["rows", *(c.name for c in COUNTED), "cost", "costed_rows"]
+    sums = ", ".join(f"sum(sign * {c.name})" for c in COUNTED)
+    return f"""
+    INSERT INTO {MODEL_DAILY} AS t (day, provider, model, source, {", ".join(names)})
+    SELECT day, provider, model, source, sum(sign), {sums},
+        {USD_COST}
+    FROM ({changes}) AS change
+    GROUP BY day, provider, model, source ORDER BY day, provider, model, source
+    ON CONFLICT (day, provider, model, source) DO UPDATE SET {_added(names)}"""
+
+
+def _by_user(changes: str) -> str:
+    per_user = [c.name for c in COUNTED if c.per_user]
+    names = ["rows", *per_user, "tokens", "cost", "costed_rows"]
+    tokens = " + ".join(TOKEN_KINDS)
+    return f"""
+    INSERT INTO {USER_DAILY} AS t (day, user_id, source, {", ".join(names)})
+    SELECT day, user_id, source, sum(sign), {", ".join(f"sum(sign * {n})" for n in per_user)},
+        sum(sign * ({tokens})),
+        {USD_COST}
+    FROM ({changes}) AS change
+    GROUP BY day, user_id, source ORDER BY day, user_id, source
+    ON CONFLICT (day, user_id, source) DO UPDATE SET {_added(names)}"""
+
+
+MONTH = "date_trunc('month', day)::date"
+BIT = "bit_or(1 << (extract(day FROM day)::int - 1))"
+LAST_DAY = "m.month + (32 - position('1' IN m.days::bit(32)::text))"  # a month row's highest bit
+
+
+def _model_sums(changes: str, *, removes: bool = True) -> str:
+    """The per-model upsert, then the sums it left with no row deleted (by id: the ids come from
+    the upsert itself; a join with the transition table would be planned on the statistics of
+    the moment, a seq scan per row on a table still small when the plan was cached). An INSERT
+    only adds: nothing to delete."""
+    if not removes:
+        return f"{_by_model(changes)};"
+    return f"""
+    WITH summed AS ({_by_model(changes)}
+        RETURNING id, rows)
+    SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM {MODEL_DAILY} WHERE id = ANY(emptied);
+    END IF;"""
+
+
+def _user_sums(changes: str) -> str:
+    """The per-user upsert. The user days it created set their bit and move the user's latest
+    day forward; those it emptied are deleted, their bits cleared (a month row goes once it has
+    no bit left), and a user whose latest day went gets the latest left (or loses the row).
+    Every removal is rechecked on the row as it is then: a concurrent writer may have set
+    another bit or a later day meanwhile, which stays."""
+    return f"""
+    WITH summed AS ({_by_user(changes)}
+        RETURNING id, day, user_id, source, rows, (t.xmax = 0) AS created
+    ), marked AS (
+        INSERT INTO {USER_MONTH} AS m (month, user_id, days)
+        SELECT {MONTH}, user_id, {BIT} FROM summed
+        WHERE created AND source = 'events' AND user_id <> ''
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (month, user_id) DO UPDATE SET days = m.days | EXCLUDED.days
+    ), latest AS (
+        INSERT INTO {USER_LATEST} AS l (user_id, day)
+        SELECT user_id, max(day) FROM summed
+        WHERE created AND source = 'events' AND user_id <> ''
+        GROUP BY 1 ORDER BY 1
+        ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day
+    )
+    SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
+    IF emptied IS NOT NULL THEN
+        WITH gone AS (
+            DELETE FROM {USER_DAILY} WHERE id = ANY(emptied)
+            RETURNING day, user_id, source
+        )
+        SELECT array_agg(day), array_agg(user_id) INTO gone_days, gone_users
+        FROM gone WHERE source = 'events' AND user_id <> '';
+    END IF;
+    IF emptied IS NOT NULL AND gone_users IS NOT NULL THEN
+        WITH cleared AS (
+            UPDATE {USER_MONTH} AS m SET days = m.days & ~b.days
+            FROM (SELECT {MONTH} AS month, user_id, {BIT} AS days
+                  FROM unnest(gone_days, gone_users) AS g(day, user_id) GROUP BY 1, 2) AS b
+            WHERE m.month = b.month AND m.user_id = b.user_id
+            RETURNING m.id, m.days
+        )
+        SELECT array_agg(id) FILTER (WHERE days = 0) INTO emptied FROM cleared;
+        IF emptied IS NOT NULL THEN
+            DELETE FROM {USER_MONTH} WHERE id = ANY(emptied) AND days = 0;
+        END IF;
+        WITH stale AS (
+            SELECT DISTINCT l.user_id, l.day FROM {USER_LATEST} l
+            JOIN unnest(gone_days, gone_users) AS g(day, user_id)
+                ON l.user_id = g.user_id AND l.day = g.day
+        ), remaining AS (
+            SELECT m.user_id, max({LAST_DAY}) AS day
+            FROM {USER_MONTH} m JOIN stale USING (user_id) GROUP BY m.user_id
+        ), moved AS (
+            UPDATE {USER_LATEST} AS l SET day = r.day
+            FROM stale s JOIN remaining r USING (user_id)
+            WHERE l.user_id = s.user_id AND l.day = s.day
+        )
+        DELETE FROM {USER_LATEST} AS l USING stale s
+        WHERE l.user_id = s.user_id AND l.day = s.day
+            AND NOT EXISTS (SELECT 1 FROM remaining r WHERE r.user_id = s.user_id);
+    END IF;"""
+
+
+def trigger_function() -> str:
+    """The trigger's function, as `usage/sql/llm_usage_daily_sums_v<N>.sql` stores it. Static SQL
+    in each branch (not EXECUTE): PL/pgSQL prepares it once per connection."""
+    both = f"{NEW} UNION ALL {OLD}"
+    return f"""-- Generated by `manage.py usage_sums_sql` from usage/sums.py: edit that, not this.
+CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    emptied bigint[];
+    gone_days date[];
+    gone_users text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN{_model_sums(NEW, removes=False)}{_user_sums(NEW)}
+    ELSIF TG_OP = 'UPDATE' THEN{_model_sums(both)}{_user_sums(both)}
+    ELSIF TG_OP = 'DELETE' THEN{_model_sums(OLD)}{_user_sums(OLD)}
+    ELSE  -- TRUNCATE
+        DELETE FROM {MODEL_DAILY};
+        DELETE FROM {USER_DAILY};
+        DELETE FROM {USER_MONTH};
+        DELETE FROM {USER_LATEST};
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+"""
