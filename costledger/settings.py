@@ -131,6 +131,16 @@ if not DEBUG:
 # services and permissions (django-simple-history lets viewers post its revert form).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# Raw usage events are kept this many days, then pruned (`manage.py prune_usage_events`, daily
+# by beat); their sums stay. Older events are refused at ingest. 0 keeps them forever.
+USAGE_EVENTS_RETENTION_DAYS = env.int("USAGE_EVENTS_RETENTION_DAYS", default=400)
+if USAGE_EVENTS_RETENTION_DAYS and not 31 <= USAGE_EVENTS_RETENTION_DAYS <= 36_500:
+    raise ImproperlyConfigured(
+        f"USAGE_EVENTS_RETENTION_DAYS={USAGE_EVENTS_RETENTION_DAYS} is not a retention: set it to "
+        "a number of days from 31 (re-pricing a recent day needs its raw events) to 36500, or 0 "
+        "to keep raw events forever."
+    )
+
 # Event tags whose values get a daily rollup (cost per conversation, per agent, per feature).
 LLM_TAG_KEYS = env.list("LLM_TAG_KEYS", default=["agent", "feature", "conversation_id"])
 

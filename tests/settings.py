@@ -21,3 +21,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # One test database per pytest process: runs side by side (a developer's and an editor's) must
 # not create and drop the same database under each other.
 DATABASES["default"]["TEST"] = {"NAME": f"test_costledger_{os.getpid()}"}  # noqa: F405
+
+# The suite sends events dated from 2000 (the ledger's first day) to test the ingest's limits;
+# the retention tests (tests/usage/test_retention.py) set a retention period themselves.
+USAGE_EVENTS_RETENTION_DAYS = 0

@@ -42,7 +42,7 @@ from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnap
 from tests.factories import daily_costs
 from usage.events import UsageEvent, llm_events_record
 from usage.keys import ingest_key_create
-from usage.models import ModelPrice, UsageUser
+from usage.models import LlmUsagePruning, ModelPrice, UsageUser
 
 pytestmark = [
     pytest.mark.django_db,
@@ -155,8 +155,9 @@ def world(settings, superuser):
         sync_run=run, collector="stripe", window_start=DAY, window_end=date(2026, 10, 2)
     )
     _, full_key = ingest_key_create(name="sweep-key-owner")
+    LlmUsagePruning.objects.create(through_day=date(2001, 1, 1))  # before every event here
     call_command("setup_schedules", stdout=StringIO())
-    PeriodicTask.objects.update(name="sweep-beat-task")
+    PeriodicTask.objects.filter(task__startswith="collectors.").update(name="sweep-beat-task")
     IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
     SolarSchedule.objects.create(event="sunrise", latitude=48.85, longitude=2.35)
     ClockedSchedule.objects.create(clocked_time=datetime(2026, 12, 1, tzinfo=UTC))

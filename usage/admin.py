@@ -10,7 +10,14 @@ from django.utils.html import format_html
 from costledger.admin_site import ReadOnlyLedgerAdmin
 from usage import admin_prices  # noqa: F401 (registers the price book)
 from usage.keys import KEY_PREFIX, ingest_key_create, ingest_keys_revoke
-from usage.models import CostSource, IngestKey, LlmUsageDaily, LlmUsageEvent, UsageUser
+from usage.models import (
+    CostSource,
+    IngestKey,
+    LlmUsageDaily,
+    LlmUsageEvent,
+    LlmUsagePruning,
+    UsageUser,
+)
 from usage.pages import LlmUnpriced
 
 admin.site.register_page("llm-unpriced/", LlmUnpriced, "llm_unpriced")
@@ -128,3 +135,10 @@ class IngestKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = ingest_keys_revoke(keys=queryset)
         messages.success(request, f"{count} key{'s' if count != 1 else ''} revoked.")
+
+
+@admin.register(LlmUsagePruning)
+class LlmUsagePruningAdmin(ReadOnlyLedgerAdmin):
+    """When raw events were pruned and through which day (manage.py prune_usage_events)."""
+
+    list_display = ("through_day", "events_deleted", "started_at", "finished_at")

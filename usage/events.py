@@ -28,6 +28,7 @@ from usage.pricing import (
     usage_cost,
 )
 from usage.rebuild import llm_usage_rebuild
+from usage.retention import horizon_lock_shared, llm_events_first_day
 from usage.sums import TOKEN_KINDS
 
 # What one event may carry. Each bound fits its column, and at the largest values a day's sums
@@ -38,6 +39,17 @@ MAX_IMAGES = 100_000
 MAX_LATENCY_MS = 86_400_000  # a day
 MAX_EVENT_COST = Decimal(100_000)  # USD, reported or computed from the price book
 COST_PLACES = 10  # the cost columns' scale: a reported cost with more places is refused
+
+
+def too_old(first_day: date) -> str:
+    """Why an event of a day before `first_day` (usage.retention) is refused."""
+    return (
+        f"is before {first_day}, the first day whose raw events are kept "
+        f"(USAGE_EVENTS_RETENTION_DAYS={settings.USAGE_EVENTS_RETENTION_DAYS}, or pruned): an "
+        "older event is refused so that a resent one can never be counted twice"
+    )
+
+
 COST_OVER_LIMIT = (
     f"the cost computed from the price book is over {MAX_EVENT_COST:,} USD, the most one request "
     "may cost: check the token counts and the model's price"
@@ -205,12 +217,15 @@ def _record_portable(rows: list[tuple]) -> set[str]:
 def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list[str]:
     """Store the events, then add the new ones to rollups and usage costs. Returns, per event,
     "accepted"; "duplicate" when already stored or repeated earlier in the batch; "rejected"
-    when its cost is over MAX_EVENT_COST (COST_OVER_LIMIT says why; nothing of it is stored)."""
+    when its cost is over MAX_EVENT_COST (COST_OVER_LIMIT says why) or its day is before the
+    first day kept (usage.retention; `too_old` says why). Nothing of a rejected event is stored."""
     unique: dict[str, UsageEvent] = {}
     for event in events:
         unique.setdefault(event.event_id, event)
     if not unique:
         return []
+    horizon_lock_shared()  # a pruning waits for this batch, or this batch sees its horizon
+    first_day = llm_events_first_day()
     book = price_book_load(
         pairs={(e.provider, e.model) for e in unique.values()},
         until=max(e.day for e in unique.values()),
@@ -218,7 +233,9 @@ def llm_events_record(*, events: list[UsageEvent], ingest_key: str = "") -> list
     costed, refused = {}, set()
     for event_id, event in unique.items():
         cost = event_cost(event, book)
-        if cost[0] is not None and cost[0] > MAX_EVENT_COST:
+        if first_day is not None and event.day < first_day:
+            refused.add(event_id)
+        elif cost[0] is not None and cost[0] > MAX_EVENT_COST:
             refused.add(event_id)
         else:
             costed[event_id] = cost

@@ -7,7 +7,7 @@ with the reason per field.
 
 import json
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -30,8 +30,10 @@ from usage.events import (
     MAX_TOKENS,
     UsageEvent,
     llm_events_record,
+    too_old,
 )
 from usage.keys import ingest_key_check
+from usage.retention import llm_events_first_day
 
 MAX_EVENTS = 1000
 MAX_BYTES = 5 * 1024 * 1024
@@ -101,7 +103,7 @@ def _count(event, name, errors) -> int:
     return int(value)
 
 
-def _timestamp(event, errors, latest: datetime) -> datetime | None:
+def _timestamp(event, errors, latest: datetime, first_day: date | None) -> datetime | None:
     raw = event.get("timestamp")
     if raw is None:
         errors["timestamp"] = "is required"
@@ -121,6 +123,9 @@ def _timestamp(event, errors, latest: datetime) -> datetime | None:
         return None
     if value > latest:
         errors["timestamp"] = "is in the future"
+        return None
+    if first_day is not None and value.astimezone(UTC).date() < first_day:
+        errors["timestamp"] = too_old(first_day)
         return None
     return value
 
@@ -183,9 +188,12 @@ def _tags(event, errors) -> dict:
     return tags
 
 
-def event_parse(event, latest: datetime | None = None) -> tuple[UsageEvent | None, dict[str, str]]:
+def event_parse(
+    event, latest: datetime | None = None, first_day: date | None = None
+) -> tuple[UsageEvent | None, dict[str, str]]:
     """A validated UsageEvent, or None with the reason for each bad field. `latest`: the
-    latest acceptable timestamp (now plus the clock skew allowed; a batch computes it once)."""
+    latest acceptable timestamp (now plus the clock skew allowed; a batch computes it once);
+    `first_day`: the first day whose events are kept (usage.retention)."""
     if not isinstance(event, dict):
         return None, {"event": "must be a JSON object"}
     errors: dict[str, str] = {}
@@ -202,7 +210,7 @@ def event_parse(event, latest: datetime | None = None) -> tuple[UsageEvent | Non
     latency = event.get("latency_ms")
     parsed = UsageEvent(
         event_id=event_id,
-        timestamp=_timestamp(event, errors, latest or timezone.now() + CLOCK_SKEW),
+        timestamp=_timestamp(event, errors, latest or timezone.now() + CLOCK_SKEW, first_day),
         provider=provider,
         model=_text(event, "model", errors, required=True),
         user_id=_text(event, "user_id", errors),
@@ -269,7 +277,18 @@ def _cost_fast(raw: msgspec.Raw) -> Decimal | None | bool:
     return cost
 
 
-def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
+def _rejected_why(event: UsageEvent) -> dict[str, str]:
+    """Why llm_events_record rejected a valid event: its day was pruned meanwhile (a pruning
+    ran between the check above and the write), or its cost is over the limit."""
+    first_day = llm_events_first_day()
+    if first_day is not None and event.day < first_day:
+        return {"timestamp": too_old(first_day)}
+    return {"cost": COST_OVER_LIMIT}
+
+
+def _batch_fast(
+    body: bytes, latest: datetime, first_day: date | None = None
+) -> list[UsageEvent] | None:
     """The events of a batch in which every one is valid, or None: let `event_parse` judge."""
     if b"\\u0000" in body:  # msgspec refuses lone surrogates itself, but takes NUL
         return None
@@ -287,6 +306,8 @@ def _batch_fast(body: bytes, latest: datetime) -> list[UsageEvent] | None:
             return None
         cost = _cost_fast(e.cost)
         if cost is False or timestamp.tzinfo is None or not EARLIEST <= timestamp <= latest or (
+            first_day is not None and timestamp.astimezone(UTC).date() < first_day
+        ) or (
             e.currency not in (None, "", "USD") if cost is None else e.currency != "USD"
         ):  # fmt: skip
             return None
@@ -377,15 +398,15 @@ def usage_events(request):
         return _bad_request(
             "body", f"is over {MAX_BYTES // 2**20} MB; send smaller batches.", status=413
         )
-    latest = timezone.now() + CLOCK_SKEW
-    fast = _batch_fast(body, latest)
+    latest, first_day = timezone.now() + CLOCK_SKEW, llm_events_first_day()
+    fast = _batch_fast(body, latest, first_day)
     if fast is not None:
         parsed, ids = [(event, {}) for event in fast], [event.event_id for event in fast]
     else:
         events, error = _events(body)
         if error:
             return error
-        parsed = [event_parse(event, latest) for event in events]
+        parsed = [event_parse(event, latest, first_day) for event in events]
         ids = [e.get("event_id") if isinstance(e, dict) else None for e in events]
     valid = [event for event, _ in parsed if event is not None]
     try:
@@ -404,7 +425,7 @@ def usage_events(request):
         if isinstance(ids[index], str):
             result["event_id"] = ids[index]
         if errors or status == "rejected":
-            result["errors"] = errors or {"cost": COST_OVER_LIMIT}
+            result["errors"] = errors or _rejected_why(event)
         results.append(result)
     code = (
         400 if not counts["accepted"] + counts["duplicate"] else 207 if counts["rejected"] else 200

@@ -450,3 +450,23 @@ class IngestKey(models.Model):
     def clean(self):
         if errors := field_errors(self, name=validate_text):
             raise ValidationError(errors)
+
+
+class LlmUsagePruning(models.Model):
+    """One run of the pruning of raw events (usage.retention): the events of every day up to
+    `through_day` were deleted; their sums stay. Events of those days are refused from then on
+    (a late resend of a pruned event would otherwise be counted again), and their days cannot
+    be rebuilt (there is nothing left to rebuild them from)."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    through_day = models.DateField(help_text="The last day whose raw events were deleted.")
+    events_deleted = models.PositiveBigIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "pruning of raw usage events"
+        verbose_name_plural = "prunings of raw usage events"
+
+    def __str__(self):
+        return f"events through {self.through_day} pruned at {self.started_at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,7 @@ from django.views import View
 
 from costledger.validators import UNSTORABLE
 from usage.reprice import llm_events_reprice
+from usage.retention import DaysPruned
 from usage.selectors import llm_unpriced_models
 
 
@@ -46,7 +47,11 @@ class LlmUnpriced(View):
         if model and UNSTORABLE.search(model):  # PostgreSQL text cannot hold it: no event can
             messages.error(request, "Re-price needs the model's name as the events give it.")
             return redirect("admin:llm_unpriced")
-        changes = llm_events_reprice(since=since, until=until, model=model)
+        try:
+            changes = llm_events_reprice(since=since, until=until, model=model)
+        except DaysPruned as pruned:
+            messages.error(request, str(pruned))
+            return redirect("admin:llm_unpriced")
         priced = sum(c.newly_priced for c in changes)
         if priced:
             messages.success(request, f"{priced} events of {model} are priced now.")

@@ -13,15 +13,18 @@ from django.utils import timezone
 from costledger.models import CostEntry, Source
 from usage import sums
 from usage.models import LlmUsageDaily, LlmUsageSource, LlmUsageTagDaily, LlmUsageTagKeyDaily
+from usage.retention import pruned_days_refuse
 
 
 @transaction.atomic
 def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     """Recompute the events' sums of these days (their rows of LlmUsageDaily, the tag sums and
-    the `usage` cost entries the events wrote) from the raw events."""
+    the `usage` cost entries the events wrote) from the raw events. Raises DaysPruned, changing
+    nothing, for a day whose events were pruned."""
     days = sorted(set(days))
     if not days:
         return
+    pruned_days_refuse(days)
     LlmUsageDaily.objects.filter(source=LlmUsageSource.EVENTS, day__in=days).delete()
     LlmUsageTagDaily.objects.filter(day__in=days).delete()
     LlmUsageTagKeyDaily.objects.filter(day__in=days).delete()

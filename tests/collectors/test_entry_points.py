@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from collectors.engine import lock_acquire
+from collectors.management.commands.setup_schedules import DAILY_SYNC
 from collectors.models import CollectorRun, RunStatus, SyncRun
 from collectors.registry import COLLECTOR_NAMES
 from costledger.celery import app as celery_app
@@ -115,7 +116,8 @@ def test_bad_arguments_exit_non_zero_saying_what_to_do(args, message):
 def test_setup_schedules_creates_the_daily_utc_schedule_once():
     call_command("setup_schedules", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
-    task = PeriodicTask.objects.get()
+    assert PeriodicTask.objects.count() == 2  # the sync, and the pruning of raw usage events
+    task = PeriodicTask.objects.get(name=DAILY_SYNC)
     assert task.task == "collectors.tasks.sync_all_task"
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == (
         "2",
@@ -131,9 +133,9 @@ def test_setup_schedules_creates_the_daily_utc_schedule_once():
     task.crontab = edited
     task.save()
     call_command("setup_schedules", stdout=StringIO())
-    assert PeriodicTask.objects.get().crontab == edited
+    assert PeriodicTask.objects.get(name=DAILY_SYNC).crontab == edited
     call_command("setup_schedules", "--reset", stdout=StringIO())
-    assert PeriodicTask.objects.get().crontab.hour == "2"
+    assert PeriodicTask.objects.get(name=DAILY_SYNC).crontab.hour == "2"
 
 
 def post_sync_all(client, token=TOKEN):

@@ -1,44 +1,74 @@
+from dataclasses import dataclass
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    task: str  # the Celery task's name: beat sends it, no import needed
+    hour: str
+    minute: str
+    description: str
+
+
 DAILY_SYNC = "costledger: sync all collectors daily"
+DAILY_PRUNE = "costledger: prune raw usage events daily"
+SCHEDULES = [
+    Schedule(
+        DAILY_SYNC, "collectors.tasks.sync_all_task", "2", "15",
+        "Runs every collector for yesterday and today (UTC). Edit the time here; "
+        "`manage.py setup_schedules --reset` restores 02:15 UTC.",
+    ),
+    Schedule(
+        DAILY_PRUNE, "usage.tasks.prune_usage_events_task", "3", "30",
+        "Deletes the raw usage events older than USAGE_EVENTS_RETENTION_DAYS (their sums stay). "
+        "`manage.py setup_schedules --reset` restores 03:30 UTC.",
+    ),
+]  # fmt: skip
 
 
 class Command(BaseCommand):
     help = (
-        "Create the default Celery beat schedule: the daily sync of every collector at "
-        "02:15 UTC. Idempotent; a schedule edited in the admin is left as it is unless --reset."
+        "Create the default Celery beat schedules: the daily sync of every collector at 02:15 "
+        "UTC and the pruning of raw usage events at 03:30 UTC. Idempotent; a schedule edited in "
+        "the admin is left as it is unless --reset."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--reset", action="store_true", help="put the default time back on an edited schedule"
+            "--reset", action="store_true", help="put the default times back on edited schedules"
         )
 
     @transaction.atomic
     def handle(self, *args, reset: bool, **options):
+        for schedule in SCHEDULES:
+            self._schedule(schedule, reset)
+
+    def _schedule(self, schedule: Schedule, reset: bool) -> None:
         crontab, _ = CrontabSchedule.objects.get_or_create(
-            minute="15",
-            hour="2",
+            minute=schedule.minute,
+            hour=schedule.hour,
             day_of_week="*",
             day_of_month="*",
             month_of_year="*",
             timezone="UTC",
         )
-        task = PeriodicTask.objects.filter(name=DAILY_SYNC).first()
+        task = PeriodicTask.objects.filter(name=schedule.name).first()
         if task and not reset:
-            self.stdout.write(f"'{DAILY_SYNC}' exists ({task.crontab}); left as it is.")
+            self.stdout.write(f"'{schedule.name}' exists ({task.crontab}); left as it is.")
             return
         PeriodicTask.objects.update_or_create(
-            name=DAILY_SYNC,
+            name=schedule.name,
             defaults={
-                "task": "collectors.tasks.sync_all_task",
+                "task": schedule.task,
                 "crontab": crontab,
                 "interval": None,
                 "enabled": True,
-                "description": "Runs every collector for yesterday and today (UTC). "
-                "Edit the time here; `manage.py setup_schedules --reset` restores 02:15 UTC.",
+                "description": schedule.description,
             },
         )
-        self.stdout.write(self.style.SUCCESS(f"'{DAILY_SYNC}' scheduled daily at 02:15 UTC."))
+        at = f"{int(schedule.hour):02}:{schedule.minute}"
+        self.stdout.write(self.style.SUCCESS(f"'{schedule.name}' scheduled daily at {at} UTC."))

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from costledger.management.dates import command_date
 from usage.reprice import llm_events_reprice
+from usage.retention import DaysPruned
 
 
 class Command(BaseCommand):
@@ -19,7 +20,10 @@ class Command(BaseCommand):
         first, last = command_date(since, "--since"), command_date(until, "--until")
         if last < first:
             raise CommandError(f"--until {last} is before --since {first}.")
-        changes = llm_events_reprice(since=first, until=last, model=model)
+        try:
+            changes = llm_events_reprice(since=first, until=last, model=model)
+        except DaysPruned as pruned:
+            raise CommandError(str(pruned)) from pruned
         if not changes:
             self.stdout.write(f"Nothing changed between {first} and {last}.")
             return
