@@ -140,7 +140,7 @@ def main():
     from django.db import connection
     from django.test import Client
 
-    from reports.business import period_resolve
+    from reports.periods import period_resolve
     from usage.selectors import (
         llm_cost_by_user,
         llm_error_rates,

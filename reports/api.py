@@ -10,7 +10,8 @@ from costledger.money import round_money
 from costledger.providers import Category
 from costledger.query_params import QueryParams
 from costledger.selectors import effective_cost_by_day
-from reports.business import PRESETS, business_summary, period_resolve
+from reports.business_json import business_summary
+from reports.periods import PRESETS, period_resolve
 
 
 @require_GET

@@ -17,7 +17,8 @@ from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.selectors import effective_cost_by_month, llm_reconciliation
-from reports.business import PRESETS, Period, business_summary, period_resolve
+from reports.business_json import business_summary
+from reports.periods import PRESETS, Period, period_resolve
 
 SUMMARY_MONTHS = 6
 

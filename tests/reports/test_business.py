@@ -13,7 +13,8 @@ from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
 from costledger.models import RevenueSnapshot, Source
 from costledger.services import cost_entries_upsert, exchange_rate_set
-from reports.business import business_summary, period_resolve
+from reports.business_json import business_summary
+from reports.periods import period_resolve
 from tests.factories import cost_entry, daily_costs
 from usage.events import UsageEvent, llm_events_record
 from usage.models import ModelPrice

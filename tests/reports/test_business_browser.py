@@ -20,7 +20,8 @@ from playwright.sync_api import sync_playwright
 
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
 from demo.data import DEMO_MODELS, demo_data_load
-from reports.business import business_summary, period_resolve
+from reports.business_json import business_summary
+from reports.periods import period_resolve
 from usage.events import UsageEvent, llm_events_record
 from usage.models import ModelPrice
 from usage.users import usage_users_upsert

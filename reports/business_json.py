@@ -1,0 +1,252 @@
+"""The Business summary as the page, its JSON endpoint and its CSV downloads show it: the figures
+of `reports.business` rounded to the currency's minor unit, as strings (never floats), with the
+admin links that explain them. One block per function, in the order of the page."""
+
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.urls import reverse
+
+from collectors.selectors import collector_freshness
+from costledger.days import days_between
+from costledger.money import round_money
+from costledger.providers import provider_name
+from reports.business import (
+    BREAKDOWN,
+    BusinessFigures,
+    PeriodFigures,
+    business_figures,
+    llm_projection,
+    monthly_llm,
+)
+from reports.periods import Period
+
+LLM_CURRENCY = "USD"  # the usage sums' currency (the price book's)
+KPIS = [
+    ("revenue", "Revenue", "accrued from MRR (Stripe)"),
+    ("llm_costs", "LLM costs", "effective cost of LLM providers"),
+    ("infrastructure_costs", "Infrastructure costs", "every other provider"),
+    ("net_margin", "Net margin", "revenue minus all effective costs"),
+]
+
+
+def business_summary(*, period: Period) -> dict:
+    """Every figure of the Business summary for `period`, JSON-ready (see the page)."""
+    figures = business_figures(period=period)
+    return {
+        "period": _period(period),
+        "currency": figures.currency,
+        "kpis": _kpis(figures),
+        "mrr_trend": _mrr_trend(figures),
+        "revenue_vs_costs": _revenue_vs_costs(figures),
+        "top_users": _top_users(figures),
+        "token_efficiency": [
+            {
+                "provider": r.provider,
+                "model": r.model,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "ratio": _text(r.ratio),
+            }
+            for r in figures.ratios
+        ],  # fmt: skip
+        "average_ratio": _average_ratio(figures),
+        "error_rates": [
+            {
+                "provider": e.provider,
+                "provider_name": provider_name(e.provider),
+                "requests": e.requests,
+                "successes": e.successes,
+                "errors": e.errors,
+                "error_percent": _text(e.error_percent),
+            }
+            for e in figures.error_rates
+        ],  # fmt: skip
+        "infrastructure_breakdown": _breakdown(figures),
+        "monthly_llm": {
+            "months": [m.strftime("%Y-%m") for m in figures.months],
+            "costs": [_money(v, figures.currency) for v in monthly_llm(figures)],
+            "projection": _projection(figures),
+        },
+        "unit_economics": _unit_economics(figures),
+        "freshness": _freshness(figures),
+        "notes": _notes(figures),
+    }
+
+
+def _money(value: Decimal | None, currency: str) -> str | None:
+    return None if value is None else str(round_money(value, currency))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _change(value: Decimal | None, previous: Decimal | None) -> str | None:
+    if value is None or previous is None or previous == 0:
+        return None
+    return str(((value - previous) / abs(previous) * 100).quantize(Decimal("0.1")))
+
+
+def _period(period: Period) -> dict:
+    return {
+        "key": period.key,
+        "label": period.label,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "previous_start": period.previous.start.isoformat(),
+        "previous_end": period.previous.end.isoformat(),
+        "days": period.days,
+    }
+
+
+def _kpis(figures: BusinessFigures) -> dict:
+    def kpi(name: str, now: PeriodFigures, before: PeriodFigures, label: str, hint: str):
+        value, previous = getattr(now, name), getattr(before, name)
+        return {
+            "label": label,
+            "value": _money(value, figures.currency),
+            "previous": _money(previous, figures.currency),
+            "change_percent": _change(value, previous),
+            "hint": hint,
+        }
+
+    kpis = {key: kpi(key, figures.now, figures.before, label, hint) for key, label, hint in KPIS}
+    margin = figures.now.net_margin
+    kpis["net_margin"]["positive"] = None if margin is None else margin >= 0
+    return kpis
+
+
+def _mrr_trend(figures: BusinessFigures) -> dict:
+    return {
+        "months": [m.strftime("%Y-%m") for m in figures.months],
+        "mrr": [_money(mrr, figures.currency) for mrr in figures.month_end_mrr],
+    }
+
+
+def _revenue_vs_costs(figures: BusinessFigures) -> dict:
+    """Per day over the last 30 days of the period at most."""
+    period, revenue, total = figures.period, figures.revenue, figures.costs.total
+    days = days_between(max(period.start, period.end - timedelta(days=29)), period.end)
+    currency = figures.currency
+    accrued = [revenue.accrued(d) for d in days]
+    return {
+        "days": [d.isoformat() for d in days],
+        "mrr": [_money(revenue.mrr(d), currency) for d in days],
+        "revenue": [_money(a, currency) for a in accrued],
+        "costs": [_money(total[d], currency) for d in days],
+        "margin": [
+            None if a is None else _money(a - total[d], currency)
+            for d, a in zip(days, accrued, strict=True)
+        ],
+    }
+
+
+def _top_users(figures: BusinessFigures) -> list[dict]:
+    usage_url = reverse("admin:usage_llmusagedaily_changelist")
+    period = figures.period
+    return [
+        {
+            "user_id": u.user_id,
+            "label": u.email or u.user_id or "(no user)",
+            "cost": _money(u.cost, LLM_CURRENCY),
+            "requests": u.requests,
+            "unpriced_requests": u.unpriced_requests,
+            "url": f"{usage_url}?"
+            + urlencode({"user_id": u.user_id, "day__gte": period.start, "day__lte": period.end}),
+        }
+        for u in figures.top_users
+    ]
+
+
+def _average_ratio(figures: BusinessFigures) -> str | None:
+    prompt = sum(r.prompt_tokens for r in figures.ratios)
+    completion = sum(r.completion_tokens for r in figures.ratios)
+    return str((Decimal(completion) / prompt).quantize(Decimal("0.0001"))) if prompt else None
+
+
+def _breakdown(figures: BusinessFigures) -> dict:
+    """The cost of each breakdown series per day over the period's last 7 days."""
+    week = days_between(figures.period.end - timedelta(days=6), figures.period.end)
+    by_series = figures.costs.by_series
+    return {
+        "days": [d.isoformat() for d in week],
+        "series": [
+            {
+                "key": key,
+                "label": label,
+                "values": [_money(by_series[(d, key)], figures.currency) for d in week],
+            }
+            for key, label in BREAKDOWN
+        ],
+    }
+
+
+def _projection(figures: BusinessFigures) -> dict | None:
+    value = llm_projection(figures)
+    if value is None:
+        return None
+    return {"month": figures.months[-1].strftime("%Y-%m"), "value": _money(value, figures.currency)}
+
+
+def _unit_economics(figures: BusinessFigures) -> dict:
+    usage, tags, currency = figures.usage, figures.tags, figures.currency
+    users, cost, conversations = usage.active_users, usage.cost, tags.conversations
+    subscriptions = figures.revenue.active_subscriptions(figures.period.end)
+    revenue = figures.now.revenue
+    return {
+        "active_users": users,
+        "llm_cost_attributed": _money(cost, LLM_CURRENCY),
+        "cost_per_active_user": _money(cost / users, LLM_CURRENCY) if users else None,
+        "conversations": conversations or None,
+        "cost_per_conversation": _money(tags.conversation_cost / conversations, LLM_CURRENCY)
+        if conversations
+        else None,
+        "by_tag": {
+            key: [
+                {"value": v.value, "cost": _money(v.cost, LLM_CURRENCY), "requests": v.requests}
+                for v in values
+            ]
+            for key, values in tags.by_tag.items()
+        },
+        "active_subscriptions": subscriptions,
+        "revenue_per_user": _money(revenue / subscriptions, currency)
+        if revenue is not None and subscriptions
+        else None,
+    }
+
+
+def _freshness(figures: BusinessFigures) -> dict:
+    rates_url = reverse("admin:costledger_exchangerate_add")
+    return {
+        "collectors": collector_freshness(),
+        "unpriced": {
+            "models": figures.usage.unpriced_models,
+            "requests": figures.usage.unpriced_requests,
+            "url": reverse("admin:llm_unpriced"),
+        },
+        "missing_exchange_rates": [
+            {
+                "currency": m.currency,
+                "first_day": m.first_day.isoformat(),
+                "last_day": m.last_day.isoformat(),
+                "add_url": f"{rates_url}?currency={m.currency}&day={m.first_day}",
+            }
+            for m in figures.missing_rates
+        ],
+    }
+
+
+def _notes(figures: BusinessFigures) -> list[str]:
+    notes = []
+    if not figures.revenue.known:
+        notes.append(
+            "No Stripe key configured: revenue is unknown."
+            if not settings.STRIPE_SECRET_KEY
+            else "No MRR recorded yet: revenue is unknown until the Stripe collector runs."
+        )
+    if not figures.costs.any_recorded:
+        notes.append("No costs recorded yet: run `manage.py sync_metrics` or enter invoices.")
+    return notes
