@@ -184,9 +184,9 @@ def main():
         for name, sql in RAW.items():
             raw_ms[name] = timed(lambda sql=sql: cursor.execute(sql, window), runs=3, warmups=1)
     raw_page = page_ms - rollup_ms + sum(raw_ms.values())
-    from usage.selectors import _active_users
+    from usage.distinct import active_users
 
-    active_ms = timed(lambda: _active_users(**window), runs=10)
+    active_ms = timed(lambda: active_users(**window), runs=10)
     with connection.cursor() as cursor:  # the two counts the page gets from its own tables
         cursor.execute(
             "SELECT count(DISTINCT user_id) FILTER (WHERE user_id <> ''), "

@@ -22,8 +22,8 @@ from reports.business import (
     monthly_llm,
 )
 from reports.periods import Period
+from usage.selectors import LLM_CURRENCY
 
-LLM_CURRENCY = "USD"  # the usage sums' currency (the price book's)
 KPIS = [
     ("revenue", "Revenue", "accrued from MRR (Stripe)"),
     ("llm_costs", "LLM costs", "effective cost of LLM providers"),

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from costledger.models import CostEntry
 from usage import events
-from usage import selectors as llm_selectors
+from usage import top_users as llm_selectors
 from usage.events import UsageEvent, llm_events_record
 from usage.models import (
     LlmUsageDaily,
@@ -27,15 +27,9 @@ from usage.models import (
     LlmUsageUserMonth,
 )
 from usage.rebuild import llm_usage_rebuild
-from usage.selectors import (
-    _candidates,
-    _top_users,
-    _users_ranked,
-    llm_tag_totals,
-    llm_usage_daily_effective,
-    llm_usage_totals,
-)
+from usage.selectors import llm_tag_totals, llm_usage_daily_effective, llm_usage_totals
 from usage.services import llm_usage_daily_upsert
+from usage.top_users import _candidates, _top_users, _users_ranked
 
 pytestmark = pytest.mark.django_db
 DAY, DAY2 = date(2026, 11, 20), date(2026, 11, 21)
