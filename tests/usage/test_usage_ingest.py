@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from costledger.models import CostEntry
-from usage import ingest
+from usage import ingest_parse
 from usage.keys import ingest_keys_revoke
 from usage.models import IngestKey, LlmUsageDaily, LlmUsageEvent
 from usage.rebuild import llm_usage_rebuild
@@ -309,8 +309,8 @@ def test_the_fast_path_takes_exactly_what_the_full_check_takes(seed):
             .replace('"__n', "")
             .replace('__"', "")
         )
-        fast = ingest._batch_fast(body.encode(), latest)
-        full, errors = ingest.event_parse(
+        fast = ingest_parse.batch_fast(body.encode(), latest)
+        full, errors = ingest_parse.event_parse(
             json.loads(body, parse_float=Decimal)["events"][0], latest
         )
         if fast is None:
