@@ -133,7 +133,6 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
     if not claimed:
         return Outcome(run)
     started = time.monotonic()
-    window = SyncWindow(run.window_start, run.window_end)
     collector = collector_class(run.collector)(sync_run_id=run.sync_run_id)
     holder = f"collector run #{run.pk}"
     try:
@@ -147,15 +146,25 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
         _finish(run, RunStatus.SKIPPED, started, reason=reason)
         return _done(run)
     try:
+        retry = _collect(run, collector, started, final_attempt=final_attempt)
+    finally:
+        lock_release(name=run.collector, holder=holder)
+    return Outcome(run, retry=True) if retry else _done(run)
+
+
+def _collect(run: CollectorRun, collector, started: float, *, final_attempt: bool) -> bool:
+    """Collect the run's window in one transaction and record the outcome; True when the run is
+    left pending for the task to retry (a provider still unavailable, attempts left)."""
+    try:
         with transaction.atomic():
-            result = collector.collect(window)
+            result = collector.collect(SyncWindow(run.window_start, run.window_end))
     except CollectorSkipped as skipped:
         _finish(run, RunStatus.SKIPPED, started, reason=str(skipped))
     except ProviderUnavailable as error:
         if not final_attempt:
             run.status, run.reason = RunStatus.PENDING, f"attempt {run.attempts}: {error}"
             run.save(update_fields=["status", "reason"])
-            return Outcome(run, retry=True)
+            return True
         _finish(run, RunStatus.FAILED, started, reason=str(error))
     except CollectorError as error:
         _finish(run, RunStatus.FAILED, started, reason=str(error))
@@ -166,25 +175,14 @@ def collector_run_execute(*, collector_run_id: int, final_attempt: bool = True) 
         logger.error(
             "collector %s crashed with %s at\n%s", run.collector, type(error).__name__, where
         )
-        _finish(
-            run,
-            RunStatus.FAILED,
-            started,
-            reason=f"internal error: {type(error).__name__} (details in the worker log)",
-        )
+        reason = f"internal error: {type(error).__name__} (details in the worker log)"
+        _finish(run, RunStatus.FAILED, started, reason=reason)
     else:
         _finish(
-            run,
-            RunStatus.OK,
-            started,
-            reason="",
-            rows_written=result.rows_written,
-            figures=result.figures,
-            notes=result.notes,
-        )
-    finally:
-        lock_release(name=run.collector, holder=holder)
-    return _done(run)
+            run, RunStatus.OK, started, reason="", rows_written=result.rows_written,
+            figures=result.figures, notes=result.notes,
+        )  # fmt: skip
+    return False
 
 
 def _done(run: CollectorRun) -> Outcome:

@@ -145,55 +145,18 @@ def effective_cost_by_day(
     Adjustments (credit notes) are added to whatever source wins.
     """
     reporting = settings.REPORTING_CURRENCY
-    entries = CostEntry.objects.filter(charge_period_start__lt=end, charge_period_end__gt=start)
-    if providers:
-        entries = entries.filter(provider__in=providers)
-    groups = list(
-        entries.values(
-            "provider",
-            "source",
-            "reference",
-            "adjustment",
-            "category",
-            "currency",
-            "charge_period_start",
-            "charge_period_end",
-        )
-        .annotate(total=Sum("billed_cost"))
-        .order_by()
-    )
-    rates = _Rates(
-        currencies={g["currency"] for g in groups},
-        until=max((g["charge_period_end"] for g in groups), default=end),
-        reporting=reporting,
-    )
-    charges: dict[tuple[str, date], dict[str, list[_Piece]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    adjustments: dict[tuple[str, date], list[_Piece]] = defaultdict(list)
-    for group in groups:
-        for day, (amount, converted) in _converted(group, rates).items():
-            if not start <= day < end:
-                continue
-            piece = _Piece(group["category"], group["currency"], amount, converted)
-            key = (group["provider"], day)
-            if group["adjustment"]:
-                adjustments[key].append(piece)
-            else:
-                charges[key][_feed(group)].append(piece)
-
+    charges, adjustments = _pieces_by_day(start=start, end=end, providers=providers)
     missing: dict[str, list[date]] = defaultdict(list)
     days = []
     for provider, day in sorted(charges.keys() | adjustments.keys(), key=lambda k: (k[1], k[0])):
         sources = charges.get((provider, day), {})
         feed = max(sources, key=FEED_RANK.__getitem__) if sources else Source.MANUAL
-        source = feed.partition(":")[0]
         pieces = [*sources.get(feed, []), *adjustments.get((provider, day), [])]
         if categories:
             pieces = [p for p in pieces if p.category in categories]
             if not pieces:
                 continue
-        cost = DailyProviderCost(day=day, provider=provider, source=source)
+        cost = DailyProviderCost(day=day, provider=provider, source=feed.partition(":")[0])
         for piece in pieces:
             if piece.converted is None:
                 cost.unconverted[piece.currency] = (
@@ -213,6 +176,42 @@ def effective_cost_by_day(
     return EffectiveCosts(
         start=start, end=end, currency=reporting, days=days, missing_rates=missing_rates
     )
+
+
+def _pieces_by_day(*, start: date, end: date, providers: list[str] | None):
+    """The cost entries charged in [start, end) as pieces per (provider, day), converted to the
+    reporting currency: the charges per feed, and the adjustments apart."""
+    entries = CostEntry.objects.filter(charge_period_start__lt=end, charge_period_end__gt=start)
+    if providers:
+        entries = entries.filter(provider__in=providers)
+    groups = list(
+        entries.values(
+            "provider", "source", "reference", "adjustment", "category", "currency",
+            "charge_period_start", "charge_period_end",
+        )
+        .annotate(total=Sum("billed_cost"))
+        .order_by()
+    )  # fmt: skip
+    rates = _Rates(
+        currencies={g["currency"] for g in groups},
+        until=max((g["charge_period_end"] for g in groups), default=end),
+        reporting=settings.REPORTING_CURRENCY,
+    )
+    charges: dict[tuple[str, date], dict[str, list[_Piece]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    adjustments: dict[tuple[str, date], list[_Piece]] = defaultdict(list)
+    for group in groups:
+        for day, (amount, converted) in _converted(group, rates).items():
+            if not start <= day < end:
+                continue
+            piece = _Piece(group["category"], group["currency"], amount, converted)
+            key = (group["provider"], day)
+            if group["adjustment"]:
+                adjustments[key].append(piece)
+            else:
+                charges[key][_feed(group)].append(piece)
+    return charges, adjustments
 
 
 @dataclass
