@@ -26,13 +26,11 @@ whatever their number.
 """
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-from fractions import Fraction
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -47,30 +45,21 @@ from collectors.errors import (
     ProviderRefused,
     UnexpectedResponse,
 )
-from collectors.http import decimal_of, require
+from collectors.sources.stripe_amounts import (
+    PROVIDER,
+    currency_of,
+    integer_of,
+    major_units,
+    tidy,
+)
+from collectors.sources.stripe_mrr import Revenue, SubscriptionsMrr
 from costledger.models import CostEntry, RevenueSnapshot, Source
-from costledger.money import is_currency
 from costledger.providers import Category
 from costledger.services import cost_entries_replace_days, revenue_snapshots_upsert
 
-PROVIDER = "Stripe"
 PAGE_SIZE = 100  # the most Stripe gives in one page
 MAX_OBJECTS = http.MAX_PAGES * PAGE_SIZE
-MRR_STATUSES = ("active", "past_due")
 # How many months one billing interval lasts: a week is 12/52 of a month, a day 12/365.
-MONTHS_PER_INTERVAL = {
-    "day": Fraction(12, 365),
-    "week": Fraction(12, 52),
-    "month": Fraction(1),
-    "year": Fraction(12),
-}
-# Stripe's minor units (docs.stripe.com/currencies#zero-decimal): two decimals unless listed here.
-# Not ISO's/CLDR's: Stripe keeps ISK with two decimals in the API for backwards compatibility.
-ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
-THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
-STORED_PLACES = Decimal("1e-10")  # the ledger's money columns keep 10 decimal places
-# Subscription discounts are listed as ids unless expanded; their coupon is fetched once per run.
-SUBSCRIPTION_EXPAND = ["data.discounts", "data.items.data.discounts"]
 PROCESSING_FEES = "processing fees"
 PRODUCT_FEES = "product fees"  # Billing, Radar, Connect... (reporting_category "fee")
 
@@ -85,16 +74,7 @@ class DayFees:
     product_count: int = 0
 
 
-@dataclass
-class Revenue:
-    """Recurring revenue in one currency: MRR in minor units per month, and counts."""
-
-    mrr: Fraction = Fraction(0)
-    active: int = 0
-    trialing: int = 0
-
-
-class StripeCollector(Collector):
+class StripeCollector(SubscriptionsMrr, Collector):
     name = "stripe"
     provider_name = "Stripe"
     required_settings = ("STRIPE_SECRET_KEY",)
@@ -145,16 +125,16 @@ class StripeCollector(Collector):
         fees: dict[tuple[date, str], DayFees] = defaultdict(DayFees)
         listing = self.client.v1.balance_transactions.list
         for txn in self._each("GET /v1/balance_transactions", listing, params):
-            day = datetime.fromtimestamp(_integer(txn, "created"), UTC).date()
+            day = datetime.fromtimestamp(integer_of(txn, "created"), UTC).date()
             if not window.start <= day < window.end:
                 continue
-            bucket = fees[(day, _currency(txn))]
+            bucket = fees[(day, currency_of(txn))]
             if txn.get("reporting_category") == "fee":
                 # A charge by Stripe itself: its amount is what we paid (negative), fee is 0.
-                bucket.product -= _integer(txn, "net")
+                bucket.product -= integer_of(txn, "net")
                 bucket.product_count += 1
             else:
-                bucket.processing += _integer(txn, "fee")
+                bucket.processing += integer_of(txn, "fee")
                 bucket.processing_count += 1
         return fees
 
@@ -171,7 +151,7 @@ class StripeCollector(Collector):
                 category=Category.PAYMENTS,
                 charge_period_start=day,
                 charge_period_end=day + timedelta(days=1),
-                billed_cost=_major_units(minor, currency),
+                billed_cost=major_units(minor, currency),
                 currency=currency,
                 quantity=Decimal(count),
                 unit="balance transactions",
@@ -190,136 +170,6 @@ class StripeCollector(Collector):
             if count
         ]
 
-    # Revenue
-
-    def _revenue(self) -> dict[str, Revenue]:
-        revenue: dict[str, Revenue] = defaultdict(Revenue)
-        listing = self.client.v1.subscriptions.list  # without `status`: all but canceled ones
-        params = {"expand": SUBSCRIPTION_EXPAND}
-        for subscription in self._each("GET /v1/subscriptions", listing, params):
-            status = require(subscription, "status", provider=PROVIDER)
-            if status in MRR_STATUSES:
-                bucket = revenue[_currency(subscription)]
-                bucket.active += 1
-                bucket.mrr += self._subscription_mrr(subscription)
-            elif status == "trialing":
-                revenue[_currency(subscription)].trialing += 1
-        return revenue
-
-    def _subscription_mrr(self, subscription: dict) -> Fraction:
-        """Minor units per month, after forever coupons."""
-        currency = _currency(subscription)
-        monthly, period = Fraction(0), None
-        for item in self._items(subscription):
-            price = require(item, "price", provider=PROVIDER)
-            if not isinstance(price, dict):
-                raise UnexpectedResponse(
-                    f"Stripe answered item {item.get('id')} with price={price!r}"
-                )
-            recurring = price.get("recurring")
-            if not recurring or recurring.get("usage_type") == "metered":
-                continue  # one-off and usage-based prices are not recurring revenue
-            months = _months(recurring)
-            amount = self._item_amount(price, item.get("quantity"))
-            monthly += self._discounted(amount, item.get("discounts"), currency) / months
-            period = period or months  # invoices recur at the (first) item's interval
-        if period is None:
-            return monthly
-        discounts = subscription.get("discounts") or (
-            # API versions before `discounts` had one `discount`, coupon included.
-            [subscription["discount"]] if subscription.get("discount") else []
-        )
-        return self._discounted(monthly, discounts, currency, months=period)
-
-    def _items(self, subscription: dict) -> Iterator[dict]:
-        """The subscription's items: the embedded page, then the rest if it has more."""
-        items = require(subscription, "items", provider=PROVIDER)
-        page = require(items, "data", provider=PROVIDER)
-        yield from page
-        if items.get("has_more") and page:
-            params = {
-                "subscription": require(subscription, "id", provider=PROVIDER),
-                "starting_after": require(page[-1], "id", provider=PROVIDER),
-                "expand": ["data.discounts"],
-            }
-            listing = self.client.v1.subscription_items.list
-            yield from self._each("GET /v1/subscription_items", listing, params)
-
-    def _item_amount(self, price: dict, quantity: Any) -> Fraction:
-        """What one billing period of the item costs, in minor units, before discounts."""
-        if quantity is None:
-            quantity = 1  # Stripe's default; only metered items, left out above, have none
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
-            raise UnexpectedResponse(f"Stripe answered quantity={quantity!r}, not a count")
-        if price.get("billing_scheme") == "tiered":
-            return _tiered_amount(price, self._price_tiers(price), quantity)
-        transform = price.get("transform_quantity")
-        if transform:
-            divided = Fraction(quantity, _integer(transform, "divide_by"))
-            quantity = math.ceil(divided) if transform.get("round") == "up" else math.floor(divided)
-        return _minor(price, "unit_amount", required=True) * quantity
-
-    def _price_tiers(self, price: dict) -> list:
-        """A tiered price's tiers: Stripe sends them only when expanded, which a subscription
-        list cannot ask for (too deep), so each tiered price is fetched once per run."""
-        if price.get("tiers"):
-            return price["tiers"]
-        price_id = require(price, "id", provider=PROVIDER)
-        if price_id not in self.tiers:
-            fetched = self._call(
-                f"GET /v1/prices/{price_id}",
-                lambda: self.client.v1.prices.retrieve(price_id, params={"expand": ["tiers"]}),
-            )
-            self.tiers[price_id] = require(fetched, "tiers", provider=PROVIDER)
-        return self.tiers[price_id]
-
-    def _discounted(
-        self,
-        amount: Fraction,
-        discounts: list | None,
-        currency: str,
-        months: Fraction = Fraction(1),
-    ) -> Fraction:
-        """`amount` after the forever coupons among `discounts`, applied in order. An amount_off
-        comes off each invoice, which covers `months` when `amount` is per month."""
-        for discount in discounts or ():
-            coupon = self._coupon_of(discount)
-            if not coupon or coupon.get("duration") != "forever":
-                continue  # Stripe: once and repeating coupons leave MRR unchanged
-            if coupon.get("percent_off") is not None:
-                percent = _fraction(coupon["percent_off"], "percent_off")
-                amount -= amount * percent / 100
-            elif coupon.get("amount_off") is not None:
-                amount -= _amount_off(coupon, currency) / months
-            amount = max(amount, Fraction(0))
-        return amount
-
-    def _coupon_of(self, discount: Any) -> dict | None:
-        if not isinstance(discount, dict):
-            raise UnexpectedResponse(
-                f"Stripe answered the discount {discount!r} unexpanded, although the request "
-                "asked to expand discounts"
-            )
-        coupon = discount.get("coupon")  # older API versions put the coupon in the discount
-        if coupon is None:
-            coupon = require(discount, "source", "coupon", provider=PROVIDER)
-        return self._coupon(coupon) if isinstance(coupon, str) else coupon
-
-    def _coupon(self, coupon_id: str) -> dict | None:
-        if coupon_id not in self.coupons:
-            coupon = self._call(
-                f"GET /v1/coupons/{coupon_id}",
-                lambda: self.client.v1.coupons.retrieve(coupon_id),
-                missing_ok=True,
-            )
-            if coupon is None:
-                self.notes.append(
-                    f"coupon {coupon_id} no longer exists at Stripe: discounts made from it "
-                    "are left out of MRR"
-                )
-            self.coupons[coupon_id] = coupon
-        return self.coupons[coupon_id]
-
     def _snapshots(self, today: date, revenue: dict[str, Revenue]) -> list[RevenueSnapshot]:
         """One snapshot per currency with subscriptions now, or with some at the last snapshot
         (they all churned: MRR 0), or already written today (a re-run must replace it)."""
@@ -332,7 +182,7 @@ class StripeCollector(Collector):
             now, previous = revenue.get(currency, Revenue()), earlier.get(currency)
             if currency not in revenue and currency not in written_today and not _counted(previous):
                 continue
-            mrr = _major_units(now.mrr, currency)
+            mrr = major_units(now.mrr, currency)
             new, churned = self._movement(currency, mrr, previous)
             snapshots.append(
                 RevenueSnapshot(
@@ -361,8 +211,8 @@ class StripeCollector(Collector):
             )
             change = Decimal(0)
         else:
-            change = mrr - _tidy(previous.mrr, currency)
-        return _tidy(max(change, Decimal(0)), currency), _tidy(max(-change, Decimal(0)), currency)
+            change = mrr - tidy(previous.mrr, currency)
+        return tidy(max(change, Decimal(0)), currency), tidy(max(-change, Decimal(0)), currency)
 
     # The SDK
 
@@ -456,110 +306,6 @@ def _is_json(body: str) -> bool:
 # Reading Stripe's values
 
 
-def _integer(obj: dict, key: str) -> int:
-    value = require(obj, key, provider=PROVIDER)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UnexpectedResponse(f"Stripe answered {key}={value!r}, not an integer")
-    return value
-
-
-def _fraction(value: Any, field: str) -> Fraction:
-    return Fraction(decimal_of(value, field=field, provider=PROVIDER))
-
-
-def _minor(obj: dict, field: str, *, required: bool = False) -> Fraction:
-    """An amount in minor units: `<field>_decimal` (a string, up to 12 decimals) or `<field>`."""
-    value = obj.get(f"{field}_decimal")
-    if value is None:
-        value = obj.get(field)
-    if value is None:
-        if required:
-            raise UnexpectedResponse(
-                f"Stripe answered {obj.get('id') or 'a price'} without {field}"
-            )
-        return Fraction(0)
-    return _fraction(value, field)
-
-
-def _currency(obj: dict) -> str:
-    code = str(require(obj, "currency", provider=PROVIDER)).upper()
-    if not is_currency(code):
-        raise UnexpectedResponse(f"Stripe answered currency={code!r}, not an ISO 4217 currency")
-    return code
-
-
-def _months(recurring: dict) -> Fraction:
-    interval, count = recurring.get("interval"), recurring.get("interval_count")
-    if interval not in MONTHS_PER_INTERVAL or isinstance(count, bool) or not isinstance(count, int):
-        raise UnexpectedResponse(
-            f"Stripe answered a price billed every {count!r} {interval!r}, which it does not "
-            "document (intervals are day, week, month or year)"
-        )
-    if count < 1:
-        raise UnexpectedResponse(f"Stripe answered interval_count={count!r}")
-    return MONTHS_PER_INTERVAL[interval] * count
-
-
-def _tiered_amount(price: dict, tiers: list, quantity: int) -> Fraction:
-    """Volume: every unit at the price of the tier the quantity falls in. Graduated: each unit
-    at the price of its own tier. Each tier reached adds its flat amount."""
-    if price.get("tiers_mode") == "volume":
-        for tier in tiers:
-            if tier.get("up_to") is None or quantity <= tier["up_to"]:
-                return _minor(tier, "unit_amount") * quantity + _minor(tier, "flat_amount")
-        raise UnexpectedResponse(f"Stripe answered price {price.get('id')} with no last tier")
-    amount, below = Fraction(0), 0
-    for tier in tiers:
-        up_to = tier.get("up_to")
-        units = (quantity if up_to is None else min(quantity, up_to)) - below
-        if units <= 0:
-            break
-        amount += _minor(tier, "unit_amount") * units + _minor(tier, "flat_amount")
-        if up_to is None:
-            break
-        below = up_to
-    return amount
-
-
-def _amount_off(coupon: dict, currency: str) -> Fraction:
-    """A coupon's amount_off in the subscription's currency; one in another currency (and
-    without a price for ours in currency_options) cannot apply to it."""
-    if str(coupon.get("currency") or "").upper() == currency:
-        return _fraction(coupon["amount_off"], "amount_off")
-    option = (coupon.get("currency_options") or {}).get(currency.lower()) or {}
-    if option.get("amount_off") is None:
-        return Fraction(0)
-    return _fraction(option["amount_off"], "amount_off")
-
-
-# Money
-
-
-def _exponent(currency: str) -> int:
-    if currency in ZERO_DECIMAL:
-        return 0
-    return 3 if currency in THREE_DECIMAL else 2
-
-
-def _tidy(amount: Decimal, currency: str) -> Decimal:
-    """Without trailing zeros beyond the minor unit: 75.5000000000 USD reads 75.50."""
-    rounded = amount.quantize(Decimal(1).scaleb(-_exponent(currency)))
-    return rounded if rounded == amount else amount.normalize()
-
-
-def _major_units(minor: Fraction | int, currency: str) -> Decimal:
-    """Minor units to major units, exactly; a repeating fraction (from normalising a week or a
-    day to a month) is cut to the ledger's 10 decimal places."""
-    minor = Fraction(minor)
-    with localcontext() as context:
-        context.prec = 60
-        amount = Decimal(minor.numerator) / Decimal(minor.denominator)
-        amount = amount.scaleb(-_exponent(currency))
-        if amount != amount.quantize(STORED_PLACES, rounding=ROUND_HALF_UP):
-            amount = amount.quantize(STORED_PLACES, rounding=ROUND_HALF_UP)
-    return _tidy(amount, currency)
-
-
 def _timestamp(day: date) -> int:
     return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
 
@@ -592,11 +338,11 @@ def _fee_figures(fees: dict[tuple[date, str], DayFees]) -> dict[str, Any]:
         if day_fees.product_count:
             product[currency] += day_fees.product
     figures: dict[str, Any] = {
-        "processing_fees": {c: _major_units(m, c) for c, m in processing.items()},
+        "processing_fees": {c: major_units(m, c) for c, m in processing.items()},
         "balance_transactions": sum(f.processing_count + f.product_count for f in fees.values()),
     }
     if product:
-        figures["product_fees"] = {c: _major_units(m, c) for c, m in product.items()}
+        figures["product_fees"] = {c: major_units(m, c) for c, m in product.items()}
     return figures
 
 
