@@ -271,3 +271,17 @@ def decimal_of(value: Any, *, field: str, provider: str) -> Decimal:
         return value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
         raise UnexpectedResponse(f"{provider} answered {field}={value!r}, not a number") from None
+
+
+def time_of(value: Any, *, field: str, provider: str, naive_is_utc: bool = False) -> datetime:
+    """An ISO 8601 time a provider answered, aware and in UTC. A time without a zone is refused,
+    unless the provider documents its times as UTC (`naive_is_utc`)."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is not None and moment.tzinfo is None and naive_is_utc:
+        moment = moment.replace(tzinfo=UTC)
+    if moment is None or moment.tzinfo is None:
+        raise UnexpectedResponse(f"{provider} answered {field}={value!r}, not a time")
+    return moment.astimezone(UTC)

@@ -1,6 +1,6 @@
 """The few calendar helpers every part uses: UTC days and calendar months, one meaning each."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 
 def days_between(first: date, last: date) -> list[date]:
@@ -16,3 +16,8 @@ def add_months(month: date, count: int) -> date:
     """The first day of the month `count` months after `month`'s (before, when negative)."""
     index = month.year * 12 + month.month - 1 + count
     return date(index // 12, index % 12 + 1, 1)
+
+
+def unix_start(day: date) -> int:
+    """The Unix time (seconds) at which the UTC day begins, as provider APIs take ranges."""
+    return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())

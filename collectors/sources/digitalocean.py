@@ -33,7 +33,7 @@ https://docs.digitalocean.com/reference/api/digitalocean/#tag/Billing
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from collectors.base import Collector, CollectResult, SyncWindow
 from collectors.errors import ProviderRefused, UnexpectedResponse
-from collectors.http import ProviderHTTP, decimal_of, require
+from collectors.http import ProviderHTTP, decimal_of, require, time_of
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.providers import Category
 from costledger.services import cost_entries_replace, metric_samples_upsert
@@ -149,7 +149,9 @@ class DigitalOceanCollector(Collector):
         return Balance(
             month_to_date_usage=_money(data, "month_to_date_usage"),
             account_balance=_money(data, "account_balance"),
-            generated_at=_timestamp(require(data, "generated_at", provider=NAME), "generated_at"),
+            generated_at=time_of(
+                require(data, "generated_at", provider=NAME), field="generated_at", provider=NAME
+            ),
             raw={
                 k: data.get(k) for k in ("month_to_date_usage", "account_balance", "generated_at")
             },
@@ -399,13 +401,3 @@ def _month_of(period: Any) -> date:
         raise UnexpectedResponse(
             f"{NAME} answered invoice_period={period!r}, not a YYYY-MM month"
         ) from None
-
-
-def _timestamp(value: Any, field: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise UnexpectedResponse(f"{NAME} answered {field}={value!r}, not an ISO 8601 time")
-    return moment.astimezone(UTC)

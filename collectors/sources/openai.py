@@ -8,7 +8,7 @@ Decimal, so 0.06 stays exactly 0.06. Pages are followed through `has_more` / `ne
 https://platform.openai.com/docs/api-reference/usage/costs
 """
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from collectors.base import SyncWindow
 from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from collectors.sources.cost_reports import DailyCostReportCollector
+from costledger.days import unix_start
 from costledger.money import is_currency
 
 PROVIDER = "OpenAI"
@@ -41,8 +42,8 @@ class OpenAICollector(DailyCostReportCollector):
 
     def window_params(self, window: SyncWindow) -> dict:
         return {
-            "start_time": _unix(window.start),
-            "end_time": _unix(window.end),
+            "start_time": unix_start(window.start),
+            "end_time": unix_start(window.end),
             "bucket_width": "1d",
             "group_by": "line_item",
             "limit": min(len(window.days()), MAX_BUCKETS),
@@ -76,7 +77,3 @@ class OpenAICollector(DailyCostReportCollector):
             "line_item": result.get("line_item"),
             "project_id": result.get("project_id"),
         }
-
-
-def _unix(day: date) -> int:
-    return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())

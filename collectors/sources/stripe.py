@@ -29,7 +29,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,7 @@ from collectors.sources.stripe_amounts import (
     tidy,
 )
 from collectors.sources.stripe_mrr import Revenue, SubscriptionsMrr
+from costledger.days import unix_start
 from costledger.models import CostEntry, RevenueSnapshot, Source
 from costledger.providers import Category
 from costledger.services import cost_entries_replace_days, revenue_snapshots_upsert
@@ -121,7 +122,7 @@ class StripeCollector(SubscriptionsMrr, Collector):
     # Fees
 
     def _fees(self, window: SyncWindow) -> dict[tuple[date, str], DayFees]:
-        params = {"created": {"gte": _timestamp(window.start), "lt": _timestamp(window.end)}}
+        params = {"created": {"gte": unix_start(window.start), "lt": unix_start(window.end)}}
         fees: dict[tuple[date, str], DayFees] = defaultdict(DayFees)
         listing = self.client.v1.balance_transactions.list
         for txn in self._each("GET /v1/balance_transactions", listing, params):
@@ -139,7 +140,7 @@ class StripeCollector(SubscriptionsMrr, Collector):
         return fees
 
     def _fee_entries(self, day: date, currency: str, fees: DayFees) -> list[CostEntry]:
-        created = {"gte": _timestamp(day), "lt": _timestamp(day + timedelta(days=1))}
+        created = {"gte": unix_start(day), "lt": unix_start(day + timedelta(days=1))}
         kinds = (  # service, cost in minor units, transactions, the excerpt of what was summed
             (PROCESSING_FEES, fees.processing, fees.processing_count, {"fee": fees.processing}),
             (PRODUCT_FEES, fees.product, fees.product_count, {"net": -fees.product}),
@@ -304,10 +305,6 @@ def _is_json(body: str) -> bool:
 
 
 # Reading Stripe's values
-
-
-def _timestamp(day: date) -> int:
-    return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())
 
 
 # The ledger

@@ -55,7 +55,7 @@ from django.conf import settings
 
 from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
 from collectors.errors import CollectorError, UnexpectedResponse
-from collectors.http import MAX_PAGES, ProviderHTTP, decimal_of, require
+from collectors.http import MAX_PAGES, ProviderHTTP, decimal_of, require, time_of
 from collectors.sources.price_tables import price_of, price_table
 from costledger.models import CostEntry, MetricSample, Source
 from costledger.money import split_evenly
@@ -218,7 +218,14 @@ class SupabaseCollector(Collector):
             for user in users:
                 emails[str(require(user, "id", provider=AUTH))] = str(user.get("email") or "")
                 if user.get("last_sign_in_at"):  # absent for users who never signed in
-                    sign_ins.append(_timestamp(user["last_sign_in_at"]))
+                    sign_ins.append(
+                        time_of(
+                            user["last_sign_in_at"],
+                            field="last_sign_in_at",
+                            provider=AUTH,
+                            naive_is_utc=True,
+                        )
+                    )
             total += len(users)
             if len(users) < USERS_PER_PAGE:
                 return sorted(sign_ins), total, emails
@@ -437,11 +444,3 @@ def _number(value: Any, name: str) -> Decimal:
     if not number.is_finite() or number < 0:
         raise UnexpectedResponse(f"{MANAGEMENT} answered {name}={value!r}, not a size")
     return number
-
-
-def _timestamp(value: Any) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise UnexpectedResponse(f"{AUTH} answered last_sign_in_at={value!r}, not a time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
