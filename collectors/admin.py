@@ -61,6 +61,14 @@ class CollectorRunInline(admin.TabularInline):
         return False
 
 
+admin.site.register_report(
+    position=50,
+    title="Collector health",
+    url_name="collectors_health",
+    text="Last successful sync of each collector; stale ones flagged",
+)
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
     list_display = (

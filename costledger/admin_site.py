@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, models, transaction
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
-from django.urls import path
+from django.urls import path, reverse
 
 from costledger.models import CostEntry
 from costledger.validators import json_text_load, validate_text
@@ -115,12 +115,24 @@ class CostledgerAdminSite(admin.AdminSite):
         super().__init__(*args, **kwargs)
         self._pages: list[tuple[str, type, str]] = []
         self._notices: list[Callable[[HttpRequest], dict]] = []
+        self._reports: list[tuple[int, str, str, str]] = []
 
     def register_page(self, route: str, view: type, name: str) -> None:
         """Add a page (a class-based view with a `site` attribute) at /admin/<route>, named
         `admin:<name>`. The apps add their pages from their admin.py, so that the site, in
         the core, imports none of them."""
         self._pages.append((route, view, name))
+
+    def register_report(self, *, position: int, title: str, url_name: str, text: str) -> None:
+        """List a page in the index's Reports box, by `position` (smallest first)."""
+        self._reports.append((position, title, url_name, text))
+
+    def index(self, request, extra_context=None):
+        reports = [
+            {"title": title, "url": reverse(f"{self.name}:{url_name}"), "text": text}
+            for _, title, url_name, text in sorted(self._reports)
+        ]
+        return super().index(request, {**(extra_context or {}), "reports": reports})
 
     def register_notice(self, notice: Callable[[HttpRequest], dict]) -> None:
         """Add to every staff page's context what `notice(request)` returns (a banner's flag)."""

@@ -21,6 +21,12 @@ from usage.models import (
 from usage.pages import LlmUnpriced
 
 admin.site.register_page("llm-unpriced/", LlmUnpriced, "llm_unpriced")
+admin.site.register_report(
+    position=30,
+    title="Unpriced LLM usage",
+    url_name="llm_unpriced",
+    text="Models used without a price, and the way to price them",
+)
 
 
 def _unpriced_notice(request) -> dict:

@@ -104,7 +104,7 @@ def usage_events(request):
     if key is None:
         return unauthorized(
             "Send `Authorization: Bearer <key>` with an active usage API key (admin: "
-            "Collectors > Usage ingest API keys)."
+            "LLM usage > Usage ingest API keys)."
         )
     body = _body(request)
     if body is None:
