@@ -8,7 +8,7 @@ nothing anywhere.
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 
 import msgspec
 import psycopg
@@ -143,6 +143,7 @@ BATCH_CREATE = (
 )
 
 
+@cache  # built once per number of tag keys, not per batch
 def _batch_record(tag_keys: int) -> str:
     """The batch table is emptied by the statement that reads it (DELETE ... RETURNING), so a
     second batch in the same transaction starts empty. Rows go in key order everywhere:
