@@ -111,6 +111,8 @@ RAW = {
 
 
 def main():
+    # Long on purpose: the benchmark's protocol (data, warm-up, measures, checks, verdict) reads
+    # top to bottom in the order it runs, as docs/benchmarks.md describes it.
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep-data", action="store_true")
     args = parser.parse_args()

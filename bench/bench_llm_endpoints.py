@@ -198,7 +198,8 @@ def in_parallel(statements: list[tuple[str, dict]]) -> None:
 
 
 def generate(events: int, users: int) -> dict[str, float]:
-    """Fill the fresh database; the seconds each phase took."""
+    """Fill the fresh database; the seconds each phase took. (Long on purpose: one timed phase
+    after another, as docs/benchmarks.md lists them.)"""
     timings = {}
     names = ["provider", "model", "weight", "p_in", "p_out", "p_cr", "p_cw", "reasons", "err"]
     columns = [list(column) for column in zip(*MODELS, strict=True)]
