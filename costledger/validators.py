@@ -17,10 +17,6 @@ from costledger.money import is_currency
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 # Free-text notes: a few pages. Longer is a paste gone wrong, not a note.
 MAX_NOTES_LENGTH = 10_000
-# A price's long-context tiers (ModelPrice.tiers): a tier starting past any context window
-# could never apply, and a handful per kind is all any provider has.
-MAX_TIER_START = 1_000_000_000
-MAX_TIERS_PER_KIND = 20
 # JSON people type (a price's tiers, a beat task's arguments): a few lines, a few levels deep.
 MAX_JSON_LENGTH = 10_000
 MAX_JSON_DEPTH = 20
@@ -131,29 +127,6 @@ def decimal_text_problem(text: str, *, max_digits: int, decimal_places: int) -> 
     if value != value.quantize(Decimal(1).scaleb(-decimal_places)):
         return f"{text[:40]!r} has more than {decimal_places} decimal places."
     return None
-
-
-def tiers_size_problems(tiers: dict) -> list[str]:
-    """What usage.pricing.tiers_problems lets through in well-formed tiers but the pricing
-    code must never meet: other keys in a tier (whatever they hold is read back at every
-    ingest), starts past any context, prices the price columns (DECIMAL(18, 8)) could not hold.
-    """
-    problems = []
-    for kind, steps in tiers.items():
-        if len(steps) > MAX_TIERS_PER_KIND:
-            problems.append(f"{kind!r} has {len(steps)} tiers; at most {MAX_TIERS_PER_KIND}.")
-            continue
-        for step in steps:
-            if set(step) != {"start", "price"}:
-                problems.append(f"{kind!r}: a tier has exactly the keys 'start' and 'price'.")
-            elif step["start"] > MAX_TIER_START:
-                problems.append(
-                    f"{kind!r}: a tier starts at {MAX_TIER_START:,} tokens at most; one starting "
-                    "later could never apply."
-                )
-            elif problem := decimal_text_problem(step["price"], max_digits=18, decimal_places=8):
-                problems.append(f"{kind!r}: the price of the tier from {step['start']}: {problem}")
-    return problems
 
 
 def field_errors(instance: models.Model, **checks: Callable[[object], None]) -> dict:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
 
 from django.db import transaction
@@ -28,7 +28,6 @@ from usage.models import ModelPrice, PriceSource
 
 # The effective date of a package price that has no start date: before any LLM API existed.
 ALWAYS = date(2000, 1, 1)
-TIER_KINDS = ("input", "output", "cache_read", "cache_write")
 PRICE_PLACES = 8  # ModelPrice's price columns: DECIMAL(18, 8)
 
 
@@ -211,56 +210,6 @@ def price_book_load(*, pairs: set[tuple[str, str]], until: date) -> PriceBook:
         effective_from__lte=until,
     )
     return PriceBook(row for row in rows if (row.provider, row.model) in names)
-
-
-# --- Validation of entered prices ------------------------------------------------------------
-
-
-def tiers_problems(tiers: object, *, priced_kinds: Iterable[str]) -> list[str]:
-    """What is wrong with a `tiers` value, in words an admin can act on (empty when valid).
-
-    `priced_kinds` are the kinds the row has a base price for: a tier needs one.
-    """
-    if tiers in (None, {}):
-        return []
-    example = 'e.g. {"input": [{"start": 200000, "price": "6"}]}'
-    if not isinstance(tiers, dict):
-        return [f"Tiers must be an object of token kinds, {example}."]
-    problems = []
-    for kind, steps in tiers.items():
-        if kind not in TIER_KINDS:
-            problems.append(f"{kind!r} is not a token kind: use {', '.join(TIER_KINDS)}.")
-            continue
-        if kind not in priced_kinds:
-            problems.append(f"{kind!r} has tiers but no base price: enter its price first.")
-        if not isinstance(steps, list) or not steps:
-            problems.append(f"{kind!r} must be a list of tiers, {example}.")
-            continue
-        problems.extend(_tier_steps_problems(kind, steps))
-    return problems
-
-
-def _tier_steps_problems(kind: str, steps: list) -> list[str]:
-    problems, previous = [], -1
-    for step in steps:
-        start = step.get("start") if isinstance(step, dict) else None
-        price = step.get("price") if isinstance(step, dict) else None
-        if type(start) is not int or start <= previous:
-            problems.append(
-                f"{kind!r}: each tier needs a whole-number 'start' of tokens, in increasing order."
-            )
-            break
-        previous = start
-        try:
-            valid = isinstance(price, str) and Decimal(price).is_finite() and Decimal(price) >= 0
-        except InvalidOperation:
-            valid = False
-        if not valid:
-            problems.append(
-                f"{kind!r}: the tier from {start} needs a 'price' per million tokens written as "
-                'a string, e.g. "6" or "0.6".'
-            )
-    return problems
 
 
 # --- Loading the package ---------------------------------------------------------------------

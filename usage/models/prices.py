@@ -6,11 +6,11 @@ from django.db import models
 from costledger.validators import (
     CurrencyField,
     field_errors,
-    tiers_size_problems,
     validate_ledger_day,
     validate_notes,
     validate_text,
 )
+from usage.tiers import TIER_KINDS, tiers_problems, tiers_size_problems
 
 
 class PriceSource(models.TextChoices):
@@ -58,8 +58,6 @@ class ModelPrice(models.Model):
     def clean(self):
         # Checked here, not only in the admin's form, so that no way of saving a price can
         # store one that the pricing code (usage.pricing) would choke on at ingest.
-        from usage.pricing import TIER_KINDS, tiers_problems  # pricing imports this module
-
         errors = field_errors(
             self,
             effective_from=validate_ledger_day,
