@@ -13,7 +13,7 @@ from django.utils import timezone
 from costledger.models import CostEntry, Source
 from usage import sums
 from usage.models import LlmUsageDaily, LlmUsageSource, LlmUsageTagDaily, LlmUsageTagKeyDaily
-from usage.retention import pruned_days_refuse
+from usage.retention import horizon_lock_exclusive, pruned_days_refuse
 
 
 @transaction.atomic
@@ -24,6 +24,9 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     days = sorted(set(days))
     if not days:
         return
+    # Exclusive: a batch of ingest committed between the deletes and the inserts below would
+    # be counted twice, and a pruning could delete the events being read.
+    horizon_lock_exclusive()
     pruned_days_refuse(days)
     LlmUsageDaily.objects.filter(source=LlmUsageSource.EVENTS, day__in=days).delete()
     LlmUsageTagDaily.objects.filter(day__in=days).delete()

@@ -6,6 +6,8 @@ A pruned day is closed: its events are refused at ingest and it cannot be rebuil
 recorded (LlmUsagePruning) and committed before the first event goes, while every ingest holds a
 shared lock that the pruning waits for: an event that was stored before is either still there
 (its resend is a duplicate) or its day is refused (its resend is an error), never counted twice.
+A rebuild holds the same lock exclusively: no batch of ingest adds to the sums it is rewriting,
+and no pruning deletes the events it is reading.
 """
 
 from datetime import date, timedelta
@@ -43,10 +45,21 @@ def llm_events_pruned_through() -> date | None:
 
 
 def horizon_lock_shared() -> None:
-    """Held by a batch of ingest until it commits (PostgreSQL): the pruning waits for it."""
+    """Held by a batch of ingest until it commits (PostgreSQL): the pruning and a rebuild wait
+    for it."""
+    _lock("pg_advisory_xact_lock_shared")
+
+
+def horizon_lock_exclusive() -> None:
+    """Held by a rebuild, and by a pruning while it records its horizon, until they commit: no
+    batch of ingest runs meanwhile, and neither runs while one is in flight."""
+    _lock("pg_advisory_xact_lock")
+
+
+def _lock(function: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [HORIZON_LOCK])
+            cursor.execute(f"SELECT {function}(%s)", [HORIZON_LOCK])
 
 
 def pruned_days_refuse(days) -> None:
@@ -81,9 +94,7 @@ def llm_events_prune(*, older_than_days: int, batch_size: int = 10_000, today=No
 def _horizon_record(through: date) -> LlmUsagePruning:
     """Record the horizon once every batch of ingest in flight has committed (they hold the
     shared lock): those that follow see it. It never moves back."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HORIZON_LOCK])
+    horizon_lock_exclusive()
     pruned = llm_events_pruned_through()
     return LlmUsagePruning.objects.create(through_day=max(through, pruned or through))
 

@@ -5,6 +5,7 @@ in flight."""
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -224,3 +225,83 @@ def test_a_pruning_waits_for_the_ingest_in_flight(gpt4o):
     pruning.join(10)
     assert pruned.is_set()
     assert LlmUsagePruning.objects.get().events_deleted == 38
+
+
+def _paused(monkeypatch, module, name: str):
+    """Patch `module.name` to wait, once called, until released; returns (reached, release)."""
+    reached, release = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def waiting(*args, **kwargs):
+        reached.set()
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, waiting)
+    return reached, release
+
+
+def _in_thread(function) -> tuple[threading.Thread, threading.Event]:
+    done = threading.Event()
+
+    def run():
+        try:
+            function()
+            done.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_waits_for_a_rebuild_of_its_day_and_is_counted_once(gpt4o, monkeypatch):
+    """A batch committed between a rebuild's deletes and its inserts would be added to the
+    rebuilt sums twice: it waits for the rebuild instead."""
+    from usage import rebuild
+
+    history(gpt4o)
+    reached, release = _paused(monkeypatch, rebuild.sums, "daily_upsert")  # after the deletes
+    rebuilding, rebuilt = _in_thread(lambda: llm_usage_rebuild(days=[TODAY]))
+    assert reached.wait(10)
+    ingesting, ingested = _in_thread(
+        lambda: llm_events_record(
+            # A new user, model and no tag: no row the rebuild has locked stands in its way.
+            events=[
+                event("new", 0, model="gpt-4o-mini", user_id="new", tags=None, cost=Decimal("1.5"))
+            ]
+        )
+    )
+    assert not ingested.wait(1)  # waiting for the rebuild's transaction
+    release.set()
+    rebuilding.join(10)
+    ingesting.join(10)
+    assert rebuilt.is_set() and ingested.is_set()
+    daily = LlmUsageDaily.objects.filter(day=TODAY)
+    assert sum(daily.values_list("requests", flat=True)) == 3  # two events of history, one new
+    assert LlmUsageModelDaily.objects.get(day=TODAY, model="gpt-4o-mini").requests == 1
+    usage = CostEntry.objects.filter(charge_period_start=TODAY, service="gpt-4o-mini").get()
+    assert (usage.billed_cost, usage.quantity) == (Decimal("1.5"), 1200)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pruning_waits_for_a_rebuild_reading_the_days_it_prunes(gpt4o, monkeypatch):
+    from usage import rebuild
+
+    history(gpt4o)
+    day = TODAY - timedelta(days=45)
+    before = list(LlmUsageDaily.objects.filter(day=day).values_list("user_id", "requests"))
+    reached, release = _paused(monkeypatch, rebuild.sums, "daily_upsert")
+    rebuilding, rebuilt = _in_thread(lambda: llm_usage_rebuild(days=[day]))
+    assert reached.wait(10)
+    pruning, pruned = _in_thread(lambda: llm_events_prune(older_than_days=40))
+    assert not pruned.wait(1)
+    release.set()
+    rebuilding.join(10)
+    pruning.join(10)
+    assert rebuilt.is_set() and pruned.is_set()
+    assert list(LlmUsageDaily.objects.filter(day=day).values_list("user_id", "requests")) == before
+    assert not LlmUsageEvent.objects.filter(day=day).exists()
+
