@@ -305,3 +305,14 @@ def test_a_pruning_waits_for_a_rebuild_reading_the_days_it_prunes(gpt4o, monkeyp
     assert list(LlmUsageDaily.objects.filter(day=day).values_list("user_id", "requests")) == before
     assert not LlmUsageEvent.objects.filter(day=day).exists()
 
+
+@pytest.mark.django_db
+def test_finance_and_viewer_read_the_log_of_prunings(client, finance_user, viewer_user, gpt4o):
+    history(gpt4o)
+    llm_events_prune(older_than_days=40)
+    for user in (finance_user, viewer_user):
+        client.force_login(user)
+        page = client.get("/admin/usage/llmusagepruning/")
+        assert page.status_code == 200 and b"38" in page.content
+        assert client.get("/admin/usage/llmusagepruning/add/").status_code == 403
+
