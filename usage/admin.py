@@ -19,6 +19,7 @@ from usage.models import (
     UsageUser,
 )
 from usage.pages import LlmUnpriced
+from usage.selectors import unpriced_sums
 
 admin.site.register_page("llm-unpriced/", LlmUnpriced, "llm_unpriced")
 admin.site.register_report(
@@ -30,9 +31,9 @@ admin.site.register_report(
 
 
 def _unpriced_notice(request) -> dict:
-    """The banner that says some usage has no price (and so no cost yet)."""
-    unpriced = LlmUsageEvent.objects.filter(cost_source=CostSource.UNPRICED)
-    return {"has_unpriced_usage": unpriced.exists()}
+    """The banner that says some usage has no price (and so no cost): when the unpriced
+    page lists anything."""
+    return {"has_unpriced_usage": unpriced_sums().exists()}
 
 
 admin.site.register_notice(_unpriced_notice)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -37,11 +37,11 @@ from usage.effective import LLM_CURRENCY as LLM_CURRENCY
 from usage.effective import llm_page_scope as llm_page_scope
 from usage.effective import llm_usage_daily_effective as llm_usage_daily_effective
 from usage.models import (
-    CostSource,
     LlmUsageDaily,
-    LlmUsageEvent,
     LlmUsageModelDaily,
+    LlmUsageSource,
 )
+from usage.retention import llm_events_first_day
 from usage.top_users import UserLlmCost as UserLlmCost
 from usage.top_users import llm_cost_by_user as llm_cost_by_user
 
@@ -205,19 +205,41 @@ def llm_usage_totals(*, start: date, end: date) -> LlmUsageTotals:
 class UnpricedModel:
     provider: str
     model: str
-    requests: int
+    requests: int  # the requests left uncosted
     first_day: date
     last_day: date
+    repriceable_from: date | None  # its first day whose raw events are kept; None: none is
 
 
 def llm_unpriced_models() -> list[UnpricedModel]:
-    """Models whose events have no price: costed at nothing, never at 0, until priced."""
+    """Models with ingested usage the price book could not cost: costed at nothing, never at 0,
+    until priced. From the sums, as the reports count them, whether or not the raw events of
+    those days are still kept (only kept days can be re-priced)."""
     rows = (
-        LlmUsageEvent.objects.filter(cost_source=CostSource.UNPRICED)
+        unpriced_sums()
         .values("provider", "model")
-        .annotate(requests=Count("pk"), first=Min("day"), last=Max("day"))
-        .order_by("-requests")
+        .annotate(requests=Sum("unpriced_requests"), first=Min("day"), last=Max("day"))
+        .order_by("-requests", "provider", "model")
     )
+    kept = llm_events_first_day()
     return [
-        UnpricedModel(r["provider"], r["model"], r["requests"], r["first"], r["last"]) for r in rows
-    ]
+        UnpricedModel(
+            r["provider"], r["model"], r["requests"], r["first"], r["last"],
+            repriceable_from=_repriceable_from(r["first"], r["last"], kept),
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def _repriceable_from(first: date, last: date, kept: date | None) -> date | None:
+    """The first day of [first, last] whose raw events are kept (`kept` on), or None."""
+    if kept is None:
+        return first
+    return max(first, kept) if last >= kept else None
+
+
+def unpriced_sums() -> QuerySet:
+    """The sums of ingested usage that hold unpriced requests."""
+    return summed_table(LlmUsageModelDaily).objects.filter(
+        source=LlmUsageSource.EVENTS, unpriced_requests__gt=0
+    )

@@ -316,3 +316,23 @@ def test_finance_and_viewer_read_the_log_of_prunings(client, finance_user, viewe
         assert page.status_code == 200 and b"38" in page.content
         assert client.get("/admin/usage/llmusagepruning/add/").status_code == 403
 
+
+@pytest.mark.django_db
+def test_unpriced_usage_of_pruned_days_is_still_listed_and_repriced_from_the_kept_days(
+    admin_client, gpt4o
+):
+    """The unpriced page reads the sums, as the reports do: a pruning does not hide usage the
+    reports still count as unpriced; it only limits what can be re-priced."""
+    history(gpt4o)
+    llm_events_record(
+        events=[event("m1", 50, model="mystery-1"), event("m2", 10, model="mystery-1"),
+                event("o1", 50, model="mystery-old")]
+    )  # fmt: skip
+    llm_events_prune(older_than_days=40)
+    page = admin_client.get("/admin/llm-unpriced/")
+    listed = {m.model: m for m in page.context["models"]}
+    assert (listed["mystery-1"].requests, listed["mystery-1"].first_day) == (2, TODAY - timedelta(days=50))  # fmt: skip  # noqa: E501
+    assert listed["mystery-1"].repriceable_from == TODAY - timedelta(days=40)
+    assert listed["mystery-old"].repriceable_from is None
+    assert b"can no longer be re-priced" in page.content
+    assert page.context["has_unpriced_usage"]
