@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from costledger.models import (
     COST_ENTRY_KEY,
@@ -84,13 +85,15 @@ def cost_entries_replace(*, scope: dict, entries: Sequence[CostEntry]) -> int:
     from the provider's answer, or an invoice period that shrank, leaves no stale row behind.
     """
     keep = {_cost_entry_key(entry) for entry in entries}
-    stale = [
-        pk
-        for pk, *key in CostEntry.objects.filter(**scope).values_list("pk", *COST_ENTRY_KEY)
-        if tuple(key) not in keep
-    ]
-    CostEntry.objects.filter(pk__in=stale).delete()
+    stale_rows_delete(rows=CostEntry.objects.filter(**scope), key=COST_ENTRY_KEY, keep=keep)
     return cost_entries_upsert(entries=entries)
+
+
+def stale_rows_delete(*, rows: QuerySet, key: Sequence[str], keep: set[tuple]) -> None:
+    """Delete the rows among `rows` whose `key` fields are not one of `keep`: what a writer
+    that replaces a whole scope does before upserting the rows it keeps."""
+    stale = [pk for pk, *values in rows.values_list("pk", *key) if tuple(values) not in keep]
+    rows.model.objects.filter(pk__in=stale).delete()
 
 
 def dimensions_key(dimensions: dict) -> str:
