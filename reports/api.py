@@ -11,7 +11,7 @@ from costledger.providers import Category
 from costledger.query_params import QueryParams
 from costledger.selectors import effective_cost_by_day
 from reports.business_json import business_summary
-from reports.periods import PRESETS, period_resolve
+from reports.periods import period_read
 
 
 @require_GET
@@ -69,10 +69,11 @@ def infrastructure_costs(request):
 @require_GET
 @api_auth("costledger.view_costentry")
 def business_summary_api(request):
-    """Every figure of the admin's Business summary, for the same `period` (one selector serves
-    both, so they cannot disagree)."""
+    """Every figure of the admin's Business summary, for the same period parameters (one
+    selector serves both, so they cannot disagree): `period=<preset>` or `start`/`end`, and
+    `compare`."""
     params = QueryParams(request.GET)
-    key = params.choice("period", dict(PRESETS))
+    period = period_read(params)
     if params.errors:
         return params.bad_request()
-    return JsonResponse(business_summary(period=period_resolve(key=key)))
+    return JsonResponse(business_summary(period=period))

@@ -76,7 +76,7 @@ class BusinessFigures:
     currency: str
     today: date
     now: PeriodFigures
-    before: PeriodFigures  # the previous period of the same length
+    before: PeriodFigures | None  # the period compared with, if any
     costs: DailyCosts
     revenue: RevenueSeries
     months: list[date]  # the six months of the monthly charts, oldest first
@@ -94,10 +94,12 @@ def business_figures(*, period: Period) -> BusinessFigures:
     with llm_page_scope():  # the LLM figures share their per-day lookups
         currency = settings.REPORTING_CURRENCY
         six_months = add_months(month_start(period.end), -5)
-        first = min(period.previous.start, six_months)
+        compared = period.compare
+        first = min(compared.start if compared else period.start, six_months)
         costs, missing_costs = _daily_costs(start=first, end=period.end)
         revenue = RevenueSeries(start=first, end=period.end, reporting=currency)
-        now, before = (_period_figures(p, costs, revenue) for p in (period, period.previous))
+        now = _period_figures(period, costs, revenue)
+        before = _period_figures(compared, costs, revenue) if compared else None
         months = [add_months(six_months, i) for i in range(6)]
         today = timezone.now().date()
         month_ends = [min(add_months(m, 1) - timedelta(days=1), today) for m in months]

@@ -96,15 +96,17 @@ def _period(period: Period) -> dict:
         "label": period.label,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
-        "previous_start": period.previous.start.isoformat(),
-        "previous_end": period.previous.end.isoformat(),
+        "compare": period.compare.key if period.compare else None,
+        "compare_label": period.compare.label if period.compare else None,
+        "previous_start": period.compare.start.isoformat() if period.compare else None,
+        "previous_end": period.compare.end.isoformat() if period.compare else None,
         "days": period.days,
     }
 
 
 def _kpis(figures: BusinessFigures) -> dict:
-    def kpi(name: str, now: PeriodFigures, before: PeriodFigures, label: str, hint: str):
-        value, previous = getattr(now, name), getattr(before, name)
+    def kpi(name: str, now: PeriodFigures, before: PeriodFigures | None, label: str, hint: str):
+        value, previous = getattr(now, name), before and getattr(before, name)
         return {
             "label": label,
             "value": _money(value, figures.currency),

@@ -3,6 +3,7 @@ adds them to the admin site."""
 
 import csv
 from datetime import date
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,9 +17,10 @@ from django.views import View
 from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
+from costledger.query_params import QueryParams
 from costledger.selectors import effective_cost_by_month, llm_reconciliation
 from reports.business_json import business_summary
-from reports.periods import PRESETS, Period, period_resolve
+from reports.periods import COMPARISONS, PRESETS, Period, period_read, period_resolve
 
 SUMMARY_MONTHS = 6
 
@@ -150,7 +152,24 @@ def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
 
 
 def business_period(request) -> Period:
-    return period_resolve(key=request.GET.get("period"))
+    """The period the query asks for; each parameter it cannot read is said in a message, and
+    the page shows the default period instead."""
+    params = QueryParams(request.GET)
+    period = period_read(params)
+    for problem in params.errors.values():
+        messages.error(request, f"{problem} Showing {period.label.lower()} instead.")
+    return period
+
+
+def period_query(period: Period, **extra: str) -> str:
+    """The query string that asks for `period` again (a preset by its key, a range by its dates),
+    with its comparison."""
+    compare = period.compare.key if period.compare else "none"
+    if period.key == "custom":
+        asked = {"start": period.start.isoformat(), "end": period.end.isoformat()}
+    else:
+        asked = {"period": period.key}
+    return urlencode({**asked, "compare": compare, **extra})
 
 
 class BusinessSummaryPage(View):
@@ -162,15 +181,23 @@ class BusinessSummaryPage(View):
         if not request.user.has_perm("costledger.view_costentry"):
             raise PermissionDenied
         period = business_period(request)
+        compare = period.compare.key if period.compare else "none"
         context = {
             **self.site.each_context(request),
             "title": "Business summary",
             "summary_json": business_summary(period=period),
             "presets": [
-                {"key": key, "label": label, "active": key == period.key, "url": f"?period={key}"}
+                {
+                    "key": key,
+                    "label": label,
+                    "active": key == period.key,
+                    "url": f"?{period_query(period_resolve(key=key, compare=compare))}",
+                }
                 for key, label in PRESETS
             ],
-            "csv_query": f"period={period.key}",
+            "comparisons": COMPARISONS,
+            "compare": compare,
+            "csv_query": period_query(period),
         }
         response = TemplateResponse(request, "admin/reports/business.html", context)
         # Charts are drawn by our own static script from json_script data: no inline script.
@@ -186,7 +213,12 @@ class BusinessChartCsv(View):
     def get(self, request, chart):
         if not request.user.has_perm("costledger.view_costentry"):
             raise PermissionDenied
-        period = business_period(request)
+        params = QueryParams(request.GET)
+        period = period_read(params)
+        if params.errors:
+            return HttpResponse(
+                " ".join(params.errors.values()), status=400, content_type="text/plain"
+            )
         table = chart_table(business_summary(period=period), chart)
         if table is None:
             raise Http404(f"No chart named {chart}.")

@@ -270,9 +270,19 @@ def test_business_page_draws_every_chart_with_the_selectors_figures(
 
     # Another period: the preset reloads the page with that period's figures and charts.
     with page.expect_navigation():
-        page.click(".business-periods >> text=7 days")
-    assert page.locator('.business-periods [aria-current="page"]').inner_text() == "7 days"
+        page.click(".business-periods >> text=Last 7 days")
+    assert page.locator('.business-periods [aria-current="page"]').inner_text() == "Last 7 days"
     _kpis_shown_are(page, business_data["7d"])
+
+    # Any range, from the form: the page shows that range and its comparison.
+    page.fill('.business-range input[name="start"]', "2026-10-01")
+    page.fill('.business-range input[name="end"]', "2026-10-31")
+    page.select_option('.business-range select[name="compare"]', "none")
+    with page.expect_navigation():
+        page.click('.business-range button[type="submit"]')
+    assert "2026-10-01 to 2026-10-31 (31 days), not compared" in page.inner_text("#business-period")
+    with page.expect_navigation():
+        page.click(".business-periods >> text=Last 7 days")
     page.wait_for_function(
         f"(ids) => ({CANVAS_STATE})(ids).every((c) => c.painted > 1000 && c.elements > 0)",
         arg=CHARTS,
