@@ -50,14 +50,35 @@ BREAKDOWN_PROVIDERS = {"digitalocean", "weaviate", "supabase", "twilio"}
 TOP_USERS = 20
 
 
+# What the gross margin takes off revenue: the cost of serving the product. "Other" costs (the
+# rest of running the company) come off the net margin only.
+COST_OF_SERVICE = (
+    Category.LLM,
+    Category.INFRASTRUCTURE,
+    Category.PAYMENTS,
+    Category.COMMUNICATIONS,
+)
+
+
 @dataclass(frozen=True)
 class PeriodFigures:
-    """The four KPIs of a period."""
+    """The KPIs of a period: revenue, the effective cost of each category, the margins."""
 
     revenue: Decimal | None  # None: no MRR known
-    llm_costs: Decimal
-    infrastructure_costs: Decimal  # every cost that is not LLM
-    net_margin: Decimal | None
+    costs: dict[str, Decimal]  # per category (Category values), every one present
+
+    @property
+    def total_costs(self) -> Decimal:
+        return sum(self.costs.values(), Decimal(0))
+
+    @property
+    def gross_margin(self) -> Decimal | None:
+        served = sum((self.costs[c] for c in COST_OF_SERVICE), Decimal(0))
+        return None if self.revenue is None else self.revenue - served
+
+    @property
+    def net_margin(self) -> Decimal | None:
+        return None if self.revenue is None else self.revenue - self.total_costs
 
 
 @dataclass
@@ -66,6 +87,9 @@ class DailyCosts:
 
     total: dict[date, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     llm: dict[date, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    by_category: dict[tuple[date, str], Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
     by_series: dict[tuple[date, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     any_recorded: bool = False
 
@@ -133,6 +157,7 @@ def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRat
     for cost in costs.days:
         daily.total[cost.day] += cost.amount
         for category, amount in cost.by_category.items():
+            daily.by_category[(cost.day, category)] += amount
             if category == Category.LLM:
                 daily.llm[cost.day] += amount
             daily.by_series[(cost.day, _series(cost.provider, category))] += amount
@@ -151,10 +176,11 @@ def _series(provider: str, category: str) -> str:
 def _period_figures(period: Period, costs: DailyCosts, revenue: RevenueSeries) -> PeriodFigures:
     days = days_between(period.start, period.end)
     earned = _sum(revenue.accrued(d) for d in days) if revenue.known else None
-    spent_llm = sum((costs.llm[d] for d in days), Decimal(0))
-    spent = sum((costs.total[d] for d in days), Decimal(0))
-    margin = None if earned is None else earned - spent
-    return PeriodFigures(earned, spent_llm, spent - spent_llm, margin)
+    spent = {
+        category: sum((costs.by_category.get((d, category), Decimal(0)) for d in days), Decimal(0))
+        for category in Category.values
+    }
+    return PeriodFigures(earned, spent)
 
 
 def _sum(values) -> Decimal | None:

@@ -16,7 +16,6 @@ from costledger.providers import provider_name
 from reports.business import (
     BREAKDOWN,
     BusinessFigures,
-    PeriodFigures,
     business_figures,
     llm_projection,
     monthly_llm,
@@ -24,12 +23,22 @@ from reports.business import (
 from reports.periods import Period
 from usage.selectors import LLM_CURRENCY
 
+# The KPI cards, in order: (key, label, hint, the figure of PeriodFigures). The cost categories
+# are the ledger's (costledger.providers.Category), so a card equals the same category's row of
+# Costs by provider for the same range.
 KPIS = [
-    ("revenue", "Revenue", "accrued from MRR (Stripe)"),
-    ("llm_costs", "LLM costs", "effective cost of LLM providers"),
-    ("infrastructure_costs", "Infrastructure costs", "every other provider"),
-    ("net_margin", "Net margin", "revenue minus all effective costs"),
-]
+    ("revenue", "Revenue", "accrued from MRR (Stripe)", lambda f: f.revenue),
+    ("llm_costs", "LLM costs", "effective cost of LLM providers", lambda f: f.costs["llm"]),
+    ("infrastructure_costs", "Infrastructure costs", "hosting, databases, vector DB",
+     lambda f: f.costs["infrastructure"]),
+    ("payments_costs", "Payment costs", "payment processing fees", lambda f: f.costs["payments"]),
+    ("communications_costs", "Communications costs", "SMS and messaging",
+     lambda f: f.costs["communications"]),
+    ("other_costs", "Other costs", "every other cost", lambda f: f.costs["other"]),
+    ("gross_margin", "Gross margin", "revenue minus LLM, infrastructure, payment and "
+     "communications costs", lambda f: f.gross_margin),
+    ("net_margin", "Net margin", "revenue minus all effective costs", lambda f: f.net_margin),
+]  # fmt: skip
 
 
 def business_summary(*, period: Period) -> dict:
@@ -105,20 +114,31 @@ def _period(period: Period) -> dict:
 
 
 def _kpis(figures: BusinessFigures) -> dict:
-    def kpi(name: str, now: PeriodFigures, before: PeriodFigures | None, label: str, hint: str):
-        value, previous = getattr(now, name), before and getattr(before, name)
-        return {
+    now, before, currency = figures.now, figures.before, figures.currency
+    kpis, values = {}, {}
+    for key, label, hint, figure in KPIS:
+        value, previous = figure(now), before and figure(before)
+        values[key] = value
+        kpis[key] = {
             "label": label,
-            "value": _money(value, figures.currency),
-            "previous": _money(previous, figures.currency),
+            "value": _money(value, currency),
+            "previous": _money(previous, currency),
             "change_percent": _change(value, previous),
             "hint": hint,
+            "lower_is_better": key.endswith("_costs"),
         }
-
-    kpis = {key: kpi(key, figures.now, figures.before, label, hint) for key, label, hint in KPIS}
-    margin = figures.now.net_margin
-    kpis["net_margin"]["positive"] = None if margin is None else margin >= 0
+    for key in ("gross_margin", "net_margin"):
+        value = values[key]
+        kpis[key]["positive"] = None if value is None else value >= 0
+        kpis[key]["percent"] = _margin_percent(value, now.revenue)
     return kpis
+
+
+def _margin_percent(margin: Decimal | None, revenue: Decimal | None) -> str | None:
+    """The margin as a percentage of revenue, to 0.1; None without revenue."""
+    if margin is None or not revenue:
+        return None
+    return str((margin / revenue * 100).quantize(Decimal("0.1")))
 
 
 def _mrr_trend(figures: BusinessFigures) -> dict:

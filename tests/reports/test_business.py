@@ -245,3 +245,35 @@ def test_the_whole_page_takes_fewer_than_20_queries(
     client.force_login(viewer_user)
     with django_assert_max_num_queries(19):
         assert client.get(reverse("admin:business")).status_code == 200
+
+
+def test_each_cost_category_has_its_card_and_the_margins_their_percent(ledger):
+    """Stripe's fees are payments, Twilio communications, an unlisted provider other: each has
+    its card; the gross margin leaves only "other" costs out, the net margin none."""
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    for provider, amount in (("stripe", "3.00"), ("twilio", "1.50"), ("other", "0.50")):
+        daily_costs(provider=provider, start=date(2026, 11, 15), end=date(2026, 11, 22), amount=amount)  # fmt: skip  # noqa: E501
+    kpis = business_summary(period=period_resolve(key="7d"))["kpis"]
+    values = {key: kpi["value"] for key, kpi in kpis.items()}
+    assert values == {
+        "revenue": "700.00", "llm_costs": "14.00", "infrastructure_costs": "36.00",
+        "payments_costs": "21.00", "communications_costs": "10.50", "other_costs": "3.50",
+        # 700 - (14 + 36 + 21 + 10.50) and then - 3.50
+        "gross_margin": "618.50", "net_margin": "615.00",
+    }  # fmt: skip
+    assert (kpis["gross_margin"]["percent"], kpis["net_margin"]["percent"]) == ("88.4", "87.9")
+    assert kpis["payments_costs"]["lower_is_better"] and not kpis["revenue"]["lower_is_better"]
+
+
+def test_a_category_on_the_cards_equals_its_row_of_costs_by_provider(admin_client, ledger):
+    """The same figure on every page for the same range: November to date, whose costs all
+    fall before today."""
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    daily_costs(provider="stripe", start=date(2026, 11, 3), end=date(2026, 11, 6), amount="2.25")
+    kpis = business_summary(period=period_resolve(key="this_month"))["kpis"]
+    page = admin_client.get(reverse("admin:costs_by_provider"))
+    november = page.context["months"].index(date(2026, 11, 1))
+    rows = {row["label"]: row["amounts"][november] for row in page.context["category_rows"]}
+    assert rows["Infrastructure"] == Decimal(kpis["infrastructure_costs"]["value"]) == Decimal("61.00")  # fmt: skip  # noqa: E501
+    assert rows["LLM"] == Decimal(kpis["llm_costs"]["value"]) == Decimal("14.00")
+    assert rows["Payments"] == Decimal(kpis["payments_costs"]["value"]) == Decimal("6.75")
