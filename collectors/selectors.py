@@ -67,7 +67,7 @@ def collector_health(*, with_last_run: bool = True) -> list[CollectorHealth]:
     return health
 
 
-def collector_freshness() -> list[dict]:
+def collector_freshness(*, health: list[CollectorHealth] | None = None) -> list[dict]:
     """Collector health as plain data, for the Business summary's freshness block."""
     return [
         {
@@ -78,5 +78,5 @@ def collector_freshness() -> list[dict]:
             "last_success": item.last_success.isoformat() if item.last_success else None,
             "stale": item.stale,
         }
-        for item in collector_health(with_last_run=False)
+        for item in (health if health is not None else collector_health(with_last_run=False))
     ]

@@ -16,9 +16,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from collectors.selectors import CollectorHealth, collector_health
 from costledger.days import add_months, days_between, month_start
-from costledger.providers import Category
+from costledger.providers import Category, provider_category
 from costledger.selectors import MissingRate, effective_cost_by_day
+from reports.completeness import incomplete_reasons
 from reports.periods import Period
 from reports.revenue import RevenueSeries
 from usage.selectors import (
@@ -90,6 +92,8 @@ class DailyCosts:
     by_category: dict[tuple[date, str], Decimal] = field(
         default_factory=lambda: defaultdict(Decimal)
     )
+    # (day, category) -> the currencies of costs left out for lack of an exchange rate
+    unconverted: dict[tuple[date, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     by_series: dict[tuple[date, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     any_recorded: bool = False
 
@@ -111,6 +115,8 @@ class BusinessFigures:
     error_rates: list[ProviderErrorRate]
     tags: LlmTagTotals
     missing_rates: list[MissingRate]
+    incomplete: dict[str, list[str]]  # "revenue" or a category -> why its figure is incomplete
+    collectors: list[CollectorHealth]
 
 
 def business_figures(*, period: Period) -> BusinessFigures:
@@ -129,6 +135,8 @@ def business_figures(*, period: Period) -> BusinessFigures:
         month_ends = [min(add_months(m, 1) - timedelta(days=1), today) for m in months]
         month_end_mrr = [revenue.mrr(end) for end in month_ends]  # before missing_rates()
         start, end = period.start, period.end
+        usage = llm_usage_totals(start=start, end=end)
+        health = collector_health(with_last_run=False)
         return BusinessFigures(
             period=period,
             currency=currency,
@@ -140,7 +148,7 @@ def business_figures(*, period: Period) -> BusinessFigures:
             months=months,
             month_end_mrr=month_end_mrr,
             top_users=llm_cost_by_user(start=start, end=end, limit=TOP_USERS),
-            usage=llm_usage_totals(start=start, end=end),
+            usage=usage,
             ratios=llm_token_ratios(start=start, end=end),
             error_rates=llm_error_rates(start=start, end=end),
             tags=llm_tag_totals(start=start, end=end, keys=["agent", "feature"]),
@@ -148,6 +156,15 @@ def business_figures(*, period: Period) -> BusinessFigures:
                 {*missing_costs, *revenue.missing_rates()},
                 key=lambda m: (m.currency, m.first_day),
             ),
+            incomplete=incomplete_reasons(
+                start=start,
+                end=end,
+                unconverted=costs.unconverted,
+                revenue_missing=revenue.missing,
+                unpriced_requests=usage.unpriced_requests,
+                health=health,
+            ),
+            collectors=health,
         )
 
 
@@ -156,6 +173,8 @@ def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRat
     daily = DailyCosts(any_recorded=bool(costs.days))
     for cost in costs.days:
         daily.total[cost.day] += cost.amount
+        if cost.unconverted:
+            daily.unconverted[(cost.day, provider_category(cost.provider))] |= set(cost.unconverted)
         for category, amount in cost.by_category.items():
             daily.by_category[(cost.day, category)] += amount
             if category == Category.LLM:

@@ -126,12 +126,31 @@ def _kpis(figures: BusinessFigures) -> dict:
             "change_percent": _change(value, previous),
             "hint": hint,
             "lower_is_better": key.endswith("_costs"),
+            "incomplete": _incomplete(key, figures.incomplete),
         }
     for key in ("gross_margin", "net_margin"):
         value = values[key]
         kpis[key]["positive"] = None if value is None else value >= 0
         kpis[key]["percent"] = _margin_percent(value, now.revenue)
     return kpis
+
+
+# Which figures each card adds up: a card is incomplete when any of them is.
+KPI_FIGURES = {
+    "revenue": ["revenue"],
+    "llm_costs": ["llm"],
+    "infrastructure_costs": ["infrastructure"],
+    "payments_costs": ["payments"],
+    "communications_costs": ["communications"],
+    "other_costs": ["other"],
+    "gross_margin": ["revenue", "llm", "infrastructure", "payments", "communications"],
+    "net_margin": ["revenue", "llm", "infrastructure", "payments", "communications", "other"],
+}
+
+
+def _incomplete(key: str, reasons: dict[str, list[str]]) -> list[str]:
+    """Why the card's figure is incomplete, each reason once."""
+    return list(dict.fromkeys(r for figure in KPI_FIGURES[key] for r in reasons.get(figure, [])))
 
 
 def _margin_percent(margin: Decimal | None, revenue: Decimal | None) -> str | None:
@@ -243,7 +262,7 @@ def _unit_economics(figures: BusinessFigures) -> dict:
 def _freshness(figures: BusinessFigures) -> dict:
     rates_url = reverse("admin:costledger_exchangerate_add")
     return {
-        "collectors": collector_freshness(),
+        "collectors": collector_freshness(health=figures.collectors),
         "unpriced": {
             "models": figures.usage.unpriced_models,
             "requests": figures.usage.unpriced_requests,

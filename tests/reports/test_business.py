@@ -277,3 +277,27 @@ def test_a_category_on_the_cards_equals_its_row_of_costs_by_provider(admin_clien
     assert rows["Infrastructure"] == Decimal(kpis["infrastructure_costs"]["value"]) == Decimal("61.00")  # fmt: skip  # noqa: E501
     assert rows["LLM"] == Decimal(kpis["llm_costs"]["value"]) == Decimal("14.00")
     assert rows["Payments"] == Decimal(kpis["payments_costs"]["value"]) == Decimal("6.75")
+
+
+def test_a_card_whose_inputs_are_missing_says_so_with_the_reason(ledger, settings):
+    kpis = business_summary(period=period_resolve(key="7d"))["kpis"]
+    assert kpis["infrastructure_costs"]["incomplete"] == ["no exchange rate for EUR"]
+    assert kpis["net_margin"]["incomplete"] == ["no exchange rate for EUR"]
+    assert kpis["llm_costs"]["incomplete"] == [] and kpis["revenue"]["incomplete"] == []
+    # Last month had no EUR cost: whole.
+    assert business_summary(period=period_resolve(key="last_month"))["kpis"]["net_margin"]["incomplete"] == []  # fmt: skip  # noqa: E501
+
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    llm_events_record(
+        events=[UsageEvent(event_id="u", timestamp=datetime(2026, 11, 20, tzinfo=UTC),
+                           provider="openai", model="no-price-yet", input_tokens=10)]
+    )  # fmt: skip
+    settings.STRIPE_SECRET_KEY = "sk_test_x"  # configured, and never succeeded
+    kpis = business_summary(period=period_resolve(key="7d"))["kpis"]
+    assert kpis["llm_costs"]["incomplete"] == ["1 LLM request has no price"]
+    assert kpis["revenue"]["incomplete"] == ["the Stripe collector has never succeeded"]
+    assert kpis["payments_costs"]["incomplete"] == ["the Stripe collector has never succeeded"]
+    assert kpis["infrastructure_costs"]["incomplete"] == []
+    assert kpis["gross_margin"]["incomplete"] == [
+        "the Stripe collector has never succeeded", "1 LLM request has no price"
+    ]  # fmt: skip

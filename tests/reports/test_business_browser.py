@@ -223,7 +223,10 @@ def _kpis_shown_are(page, summary: dict) -> None:
     for key, kpi in summary["kpis"].items():
         card = page.locator(f'[data-kpi="{key}"]')
         assert card.locator(".business-kpi-amount").inner_text() == (kpi["value"] or "unknown")
-        if kpi["change_percent"] is not None:
+        if kpi["incomplete"]:  # said on the card, and no rise or fall drawn
+            assert "Incomplete:" in card.locator(".business-kpi-incomplete").inner_text()
+            assert card.locator(".is-good, .is-bad").count() == 0
+        elif kpi["change_percent"] is not None:
             change = card.locator(".business-kpi-change").inner_text()
             assert f"{kpi['change_percent'].lstrip('-')}%" in change
 
@@ -253,9 +256,13 @@ def test_business_page_draws_every_chart_with_the_selectors_figures(
     # The KPI cards show what the selector computes for the same period.
     _kpis_shown_are(page, expected)
     margin_class = page.get_attribute('[data-kpi="net_margin"]', "class")
-    positive = expected["kpis"]["net_margin"]["positive"]
-    assert ("is-positive" in margin_class) is (positive is True)
-    assert ("is-negative" in margin_class) is (positive is False)
+    margin = expected["kpis"]["net_margin"]
+    if margin["incomplete"]:  # a stale collector, unpriced usage: not shown as profit or loss
+        assert "is-incomplete" in margin_class and "is-positive" not in margin_class
+        assert any("Twilio collector has not succeeded" in r for r in margin["incomplete"])
+    else:
+        assert ("is-positive" in margin_class) is (margin["positive"] is True)
+        assert ("is-negative" in margin_class) is (margin["positive"] is False)
     assert expected["kpis"]["revenue"]["value"] is not None  # the demo has MRR: a real figure
     assert expected["top_users"][0]["label"] == "big.spender@example.com"
 
