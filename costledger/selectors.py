@@ -257,10 +257,21 @@ def effective_cost_by_month(
 ) -> MonthlyCosts:
     """Effective cost per provider for `months` whole months ending with `last_month`."""
     first = add_months(month_start(last_month), -(months - 1))
-    month_list = [add_months(first, i) for i in range(months)]
-    daily = effective_cost_by_day(
-        start=first, end=add_months(month_list[-1], 1), providers=providers
-    )
+    last = add_months(month_start(last_month), 1) - timedelta(days=1)
+    return effective_cost_by_months(start=first, end=last, providers=providers)
+
+
+def effective_cost_by_months(
+    *, start: date, end: date, providers: list[str] | None = None
+) -> MonthlyCosts:
+    """Effective cost per provider and calendar month over the days [start, end] (end
+    included): the first and last months count only their days within the range, so a month's
+    figure equals what any other report shows for the same days."""
+    month_list, month = [], month_start(start)
+    while month <= end:
+        month_list.append(month)
+        month = add_months(month, 1)
+    daily = effective_cost_by_day(start=start, end=end + timedelta(days=1), providers=providers)
     by_provider: dict[str, dict[date, MonthCell]] = defaultdict(dict)
     totals = {month: MonthCell() for month in month_list}
     for cost in daily.days:

@@ -2,7 +2,7 @@
 adds them to the admin site."""
 
 import csv
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -18,9 +18,16 @@ from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.query_params import QueryParams
-from costledger.selectors import effective_cost_by_month, llm_reconciliation
+from costledger.selectors import effective_cost_by_months, llm_reconciliation
 from reports.business_json import business_summary
-from reports.periods import COMPARISONS, PRESETS, Period, period_read, period_resolve
+from reports.periods import (
+    COMPARISONS,
+    PRESETS,
+    Period,
+    period_custom,
+    period_read,
+    period_resolve,
+)
 
 SUMMARY_MONTHS = 6
 
@@ -42,14 +49,8 @@ class CostsByProvider(View):
         if not request.user.has_perm("costledger.view_costentry"):
             raise PermissionDenied
         this_month = month_start(timezone.now().date())
-        last_month = _month_param(request.GET.get("end"))
-        if request.GET.get("end") and last_month is None:
-            messages.error(
-                request,
-                f"'{request.GET['end']}' is not a month (YYYY-MM); showing the last 6 months.",
-            )
-        last_month = last_month or this_month
-        costs = effective_cost_by_month(last_month=last_month, months=SUMMARY_MONTHS)
+        period, last_month = self._range(request, this_month)
+        costs = effective_cost_by_months(start=period.start, end=period.end)
         currency = costs.currency
         rows = [
             {
@@ -77,14 +78,37 @@ class CostsByProvider(View):
             "category_rows": category_rows,
             "missing_rates": costs.missing_rates,
             "sources": [(s.value, s.label) for s in Source],
-            "previous": add_months(last_month, -SUMMARY_MONTHS).strftime("%Y-%m"),
+            "period": period,
+            "presets": _preset_links(period),
+            "comparisons": COMPARISONS,
+            "compare": period.compare.key if period.compare else "none",
+            "previous": add_months(last_month, -SUMMARY_MONTHS).strftime("%Y-%m")
+            if last_month
+            else None,
             "next": add_months(last_month, SUMMARY_MONTHS).strftime("%Y-%m")
-            if last_month < this_month
+            if last_month and last_month < this_month
             else None,
             "reporting_currency": settings.REPORTING_CURRENCY,
             "add_rate_url": reverse("admin:costledger_exchangerate_add"),
         }
         return TemplateResponse(request, "admin/reports/costs_by_provider.html", context)
+
+    @staticmethod
+    def _range(request, this_month: date) -> tuple[Period, date | None]:
+        """The report periods' parameters (period, start, end); else the six months up to
+        `end=YYYY-MM` (browsable by six months; the default: up to this month), as before."""
+        if {"period", "start"} & set(request.GET) or len(request.GET.get("end", "")) == 10:
+            return business_period(request), None
+        last_month = _month_param(request.GET.get("end"))
+        if request.GET.get("end") and last_month is None:
+            messages.error(
+                request,
+                f"'{request.GET['end']}' is not a month (YYYY-MM); showing the last 6 months.",
+            )
+        last_month = last_month or this_month
+        first = add_months(last_month, -(SUMMARY_MONTHS - 1))
+        end = add_months(last_month, 1) - timedelta(days=1)
+        return period_custom(start=first, end=end, compare="none"), last_month
 
     @staticmethod
     def _cell(provider, month, cell):
@@ -151,6 +175,20 @@ def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
     return None
 
 
+def _preset_links(period: Period) -> list[dict]:
+    """The preset buttons, each keeping the comparison chosen."""
+    compare = period.compare.key if period.compare else "none"
+    return [
+        {
+            "key": key,
+            "label": label,
+            "active": key == period.key,
+            "url": f"?{period_query(period_resolve(key=key, compare=compare))}",
+        }
+        for key, label in PRESETS
+    ]
+
+
 def business_period(request) -> Period:
     """The period the query asks for; each parameter it cannot read is said in a message, and
     the page shows the default period instead."""
@@ -185,16 +223,9 @@ class BusinessSummaryPage(View):
         context = {
             **self.site.each_context(request),
             "title": "Business summary",
+            "period": period,
             "summary_json": business_summary(period=period),
-            "presets": [
-                {
-                    "key": key,
-                    "label": label,
-                    "active": key == period.key,
-                    "url": f"?{period_query(period_resolve(key=key, compare=compare))}",
-                }
-                for key, label in PRESETS
-            ],
+            "presets": _preset_links(period),
             "comparisons": COMPARISONS,
             "compare": compare,
             "csv_query": period_query(period),

@@ -301,3 +301,22 @@ def test_a_card_whose_inputs_are_missing_says_so_with_the_reason(ledger, setting
     assert kpis["gross_margin"]["incomplete"] == [
         "the Stripe collector has never succeeded", "1 LLM request has no price"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"period": "7d"}, {"start": "2026-11-15", "end": "2026-11-21", "compare": "none"}],
+)
+def test_costs_by_provider_takes_the_report_periods_and_counts_only_their_days(
+    admin_client, ledger, query
+):
+    """Nov 15-21 on both pages: the November column holds those seven days only, and equals
+    the cards."""
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    page = admin_client.get(reverse("admin:costs_by_provider"), query)
+    assert page.context["months"] == [date(2026, 11, 1)]
+    rows = {row["label"]: row["amounts"][0] for row in page.context["category_rows"]}
+    kpis = business_summary(period=period_resolve(key="7d"))["kpis"]
+    assert rows["Infrastructure"] == Decimal(kpis["infrastructure_costs"]["value"]) == Decimal("36.00")  # fmt: skip  # noqa: E501
+    assert rows["LLM"] == Decimal(kpis["llm_costs"]["value"]) == Decimal("14.00")
+    assert b"counts only its days in the range" in page.content
