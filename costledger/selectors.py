@@ -307,20 +307,29 @@ class Reconciliation:
         return self.difference / self.billed * 100
 
 
-def llm_reconciliation(*, last_month: date, months: int = 6) -> list[Reconciliation]:
-    """Per LLM provider and month: computed cost beside billed cost, in USD.
+def llm_reconciliation(
+    *,
+    last_month: date | None = None,
+    months: int = 6,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[Reconciliation]:
+    """Per LLM provider and month: computed cost beside billed cost, in USD, over the `months`
+    months up to `last_month`, or over the days [start, end] (a month at either end counting
+    only its days in the range).
 
     Computed comes from the ingested events where there are any that month, else from the
     Prometheus feed: both describe the same traffic and are never added together.
     """
-    first = add_months(month_start(last_month), -(months - 1))
-    end = add_months(month_start(last_month), 1)
+    if start is None or end is None:
+        start = add_months(month_start(last_month), -(months - 1))
+        end = add_months(month_start(last_month), 1) - timedelta(days=1)
     rows = (
         CostEntry.objects.filter(
             category="llm",
             source__in=[Source.USAGE, Source.API],
-            charge_period_start__gte=first,
-            charge_period_start__lt=end,
+            charge_period_start__gte=start,
+            charge_period_start__lte=end,
         )
         .annotate(month=TruncMonth("charge_period_start"))
         .values("provider", "month", "source", "reference")

@@ -135,10 +135,20 @@ class LlmReconciliation(View):
         if not request.user.has_perm("costledger.view_costentry"):
             raise PermissionDenied
         this_month = month_start(timezone.now().date())
+        if {"period", "start", "end"} & set(request.GET):
+            period = business_period(request)
+        else:  # as before: the six months up to this one
+            first = add_months(this_month, -(SUMMARY_MONTHS - 1))
+            last = add_months(this_month, 1) - timedelta(days=1)
+            period = period_custom(start=first, end=last, compare="none")
         context = {
             **self.site.each_context(request),
             "title": "LLM cost reconciliation",
-            "rows": llm_reconciliation(last_month=this_month, months=SUMMARY_MONTHS),
+            "rows": llm_reconciliation(start=period.start, end=period.end),
+            "period": period,
+            "presets": _preset_links(period),
+            "comparisons": COMPARISONS,
+            "compare": period.compare.key if period.compare else "none",
         }
         return TemplateResponse(request, "admin/reports/llm_reconciliation.html", context)
 

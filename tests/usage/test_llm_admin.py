@@ -5,6 +5,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -194,3 +195,21 @@ def test_creating_an_ingest_key_needs_the_permission(client, viewer_user, staff_
         response = client.post(reverse("admin:usage_ingestkey_add"), {"name": "backend"})
         assert response.status_code == 403
     assert not IngestKey.objects.exists()
+
+
+@time_machine.travel("2026-11-21 10:00:00+00:00", tick=False)
+def test_reconciliation_takes_the_report_periods(admin_client):
+    for day, billed in ((date(2026, 10, 30), "4.00"), (date(2026, 11, 2), "6.00")):
+        cost_entries_upsert(
+            entries=[cost_entry(provider="openai", day=day, amount=billed, source=Source.API,
+                                service="gpt-4o, input")]
+        )  # fmt: skip
+    page = admin_client.get(
+        reverse("admin:llm_reconciliation"), {"start": "2026-10-31", "end": "2026-11-30"}
+    )
+    assert [(r.month, r.billed) for r in page.context["rows"]] == [
+        (date(2026, 11, 1), Decimal("6.00"))  # Oct 30 is outside the range
+    ]
+    assert page.context["period"].key == "custom"
+    everything = admin_client.get(reverse("admin:llm_reconciliation")).context["rows"]
+    assert [r.billed for r in everything] == [Decimal("4.00"), Decimal("6.00")]
