@@ -78,3 +78,11 @@ def split_evenly(amount: Decimal, currency: str, parts: int) -> list[Decimal]:
     total_quanta = int((abs(amount) / quantum).to_integral_value())
     share, left_over = divmod(total_quanta, parts)
     return [sign * (share + (1 if i < left_over else 0)) * quantum for i in range(parts)]
+
+
+def exact_text(amount: Decimal | None) -> str:
+    """An amount as stored, for lists of small sums (one request's cost): every significant
+    digit, no trailing zeros, thousands separators: 0.0075, 14,396, 1,234.5."""
+    if amount is None:
+        return "—"
+    return f"{amount.normalize():,f}"

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from costledger.admin_site import ReadOnlyLedgerAdmin
+from costledger.money import exact_text
 from usage import admin_prices  # noqa: F401 (registers the price book)
 from usage.keys import KEY_PREFIX, ingest_key_create, ingest_keys_revoke
 from usage.models import (
@@ -39,11 +40,17 @@ def _unpriced_notice(request) -> dict:
 admin.site.register_notice(_unpriced_notice)
 
 
+@admin.display(description="Cost (USD)", ordering="cost")
+def cost_exact(obj) -> str:
+    """The exact cost, readable: 0.0075 rather than 0.0075000000 (a cent would round it away)."""
+    return exact_text(obj.cost)
+
+
 @admin.register(LlmUsageDaily)
 class LlmUsageDailyAdmin(ReadOnlyLedgerAdmin):
     list_display = (
         "day", "user_id", "provider", "model", "source", "requests", "errors", "input_tokens",
-        "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost", "unpriced_requests",
+        "output_tokens", "cache_read_tokens", "reasoning_tokens", cost_exact, "unpriced_requests",
     )  # fmt: skip
     list_filter = ("source", "provider")
     search_fields = ("=user_id", "model")
@@ -76,7 +83,7 @@ class PricedFilter(admin.SimpleListFilter):
 class LlmUsageEventAdmin(ReadOnlyLedgerAdmin):
     list_display = (
         "timestamp", "event_id", "user_id", "provider", "model", "input_tokens", "output_tokens",
-        "cache_read_tokens", "reasoning_tokens", "cost", "cost_source", "is_error",
+        "cache_read_tokens", "reasoning_tokens", cost_exact, "cost_source", "is_error",
     )  # fmt: skip
     list_filter = (PricedFilter, "provider", "is_error")
     search_fields = ("=event_id", "=user_id", "model")

@@ -10,11 +10,12 @@ register = template.Library()
 
 
 @register.filter
-def money(amount: Decimal | None, currency: str) -> str:
-    """Rounded to the currency's minor unit, with thousands separators: 1,234.50."""
+def money(amount: Decimal | str | None, currency: str) -> str:
+    """Rounded to the currency's minor unit, with thousands separators: 1,234.50. Takes the
+    exact strings of the reports' JSON too ("14011.07")."""
     if amount is None:
         return "—"
-    return f"{round_money(amount, currency):,}"
+    return f"{round_money(Decimal(str(amount)), currency):,}"
 
 
 @register.filter

@@ -53,3 +53,15 @@ def test_currency_codes_and_minor_units():
     assert has_sub_minor_digits(Decimal("1.235"), "USD")
     assert not has_sub_minor_digits(Decimal("1.230"), "USD")
     assert has_sub_minor_digits(Decimal("5.5"), "JPY")
+
+
+def test_amounts_are_shown_readable_exact_or_to_the_minor_unit():
+    from costledger.money import exact_text
+    from costledger.templatetags.ledger import money
+
+    assert exact_text(Decimal("0.0075000000")) == "0.0075"
+    assert exact_text(Decimal("14396.0000000000")) == "14,396"
+    assert exact_text(Decimal("1234.5000")) == "1,234.5"
+    assert exact_text(None) == "—"
+    assert money("14011.07", "USD") == "14,011.07"
+    assert money(Decimal("1234.5"), "JPY") == "1,235"

@@ -222,7 +222,8 @@ def _no_problems(page, problems: list[str]) -> None:
 def _kpis_shown_are(page, summary: dict) -> None:
     for key, kpi in summary["kpis"].items():
         card = page.locator(f'[data-kpi="{key}"]')
-        assert card.locator(".business-kpi-amount").inner_text() == (kpi["value"] or "unknown")
+        shown = f"{Decimal(kpi['value']):,}" if kpi["value"] is not None else "unknown"
+        assert card.locator(".business-kpi-amount").inner_text() == shown
         if kpi["incomplete"]:  # said on the card, and no rise or fall drawn
             assert "Incomplete:" in card.locator(".business-kpi-incomplete").inner_text()
             assert card.locator(".is-good, .is-bad").count() == 0
