@@ -9,6 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_delete, provider_invoice_save
+from costledger.money import round_money
 
 
 @admin.register(ProviderInvoice)
@@ -42,7 +43,8 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj):
         sign = "−" if obj.signed_amount < 0 else ""
-        return format_html("{}{} {}", sign, obj.amount, obj.currency)
+        amount = round_money(obj.amount, obj.currency)
+        return format_html("{}{}\u00a0{}", sign, f"{amount:,}", obj.currency)
 
     @admin.display(description="Attachment")
     def attachment_link(self, obj):

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import admin
 from django.utils.html import format_html
 
@@ -10,8 +12,7 @@ from costledger.providers import provider_name
 @admin.register(CostEntry)
 class CostEntryAdmin(ReadOnlyLedgerAdmin):
     list_display = (
-        "charge_period_start",
-        "charge_period_end",
+        "charge_period",
         "provider_display",
         "service",
         "category",
@@ -23,6 +24,14 @@ class CostEntryAdmin(ReadOnlyLedgerAdmin):
     search_fields = ("service", "reference", "provider")
     date_hierarchy = "charge_period_start"
 
+    @admin.display(description="Charged for", ordering="charge_period_start")
+    def charge_period(self, obj):
+        """The days charged, end included: one day, or first to last."""
+        last = obj.charge_period_end - timedelta(days=1)
+        if last == obj.charge_period_start:
+            return f"{obj.charge_period_start:%Y-%m-%d}"
+        return f"{obj.charge_period_start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
     @admin.display(description="Provider", ordering="provider")
     def provider_display(self, obj):
         return provider_name(obj.provider)
@@ -32,7 +41,7 @@ class CostEntryAdmin(ReadOnlyLedgerAdmin):
         amount = obj.billed_cost.normalize()
         if amount == round_money(amount, obj.currency):
             amount = round_money(amount, obj.currency)
-        return format_html("{} {}", amount, obj.currency)
+        return format_html("{}\u00a0{}", f"{amount:,f}", obj.currency)
 
 
 @admin.register(MetricSample)

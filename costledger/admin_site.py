@@ -98,6 +98,9 @@ class CostledgerAdminSite(admin.AdminSite):
     site_title = "costledger"
     index_title = "Cost ledger"
     index_template = "admin/costledger/index.html"
+    # The index and the breadcrumbs lead everywhere; the sidebar's 300 px are the lists'
+    # (a ledger's lists have many columns and must fit a 1400 px screen).
+    enable_nav_sidebar = False
 
     def register(self, model_or_iterable, admin_class=None, **options):
         # Every ModelAdmin gets the mixins here, those of other apps (auth, django-celery-beat)

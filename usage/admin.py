@@ -82,10 +82,16 @@ class PricedFilter(admin.SimpleListFilter):
 @admin.register(LlmUsageEvent)
 class LlmUsageEventAdmin(ReadOnlyLedgerAdmin):
     list_display = (
-        "timestamp", "event_id", "user_id", "provider", "model", "input_tokens", "output_tokens",
-        "cache_read_tokens", "reasoning_tokens", cost_exact, "cost_source", "is_error",
+        "timestamp", "event_id", "user_id", "provider", "model", "tokens", cost_exact,
+        "cost_source", "is_error",
     )  # fmt: skip
     list_filter = (PricedFilter, "provider", "is_error")
+
+    @admin.display(description="Tokens in / out / cache read / reasoning")
+    def tokens(self, obj):
+        counts = (obj.input_tokens, obj.output_tokens, obj.cache_read_tokens, obj.reasoning_tokens)
+        return " / ".join(f"{count:,}" for count in counts)
+
     search_fields = ("=event_id", "=user_id", "model")
     date_hierarchy = "day"
     list_select_related = ("price",)
