@@ -47,7 +47,8 @@ class BadParametersRefused:
 
 
 class UnreadableTextRefused:
-    """ModelAdmin mixin: the form field of every text column refuses what validate_text does.
+    """ModelAdmin mixin: the form field of every text column refuses what validate_text does,
+    and every date is entered as ISO 8601 (YYYY-MM-DD), never a locale's ambiguous form.
     Django's forms refuse NUL but store U+FFFD as sent, in other apps' text (auth's names,
     django-celery-beat's tasks) as in ours. Fields a form declares itself are not built here:
     auth's passwords, hashed and never stored, are left to auth."""
@@ -56,6 +57,10 @@ class UnreadableTextRefused:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is not None and isinstance(db_field, models.CharField | models.TextField):
             formfield.validators.append(validate_text)
+        if isinstance(formfield, forms.DateField):
+            # ISO only: 11/01/2026 is November 1st to some and January 11th to others.
+            formfield.input_formats = ["%Y-%m-%d"]
+            formfield.error_messages["invalid"] = "Enter the date as YYYY-MM-DD, e.g. 2026-11-01."
         return formfield
 
 

@@ -53,7 +53,7 @@ class LlmUsageDailyAdmin(ReadOnlyLedgerAdmin):
         "output_tokens", "cache_read_tokens", "reasoning_tokens", cost_exact, "unpriced_requests",
     )  # fmt: skip
     list_filter = ("source", "provider")
-    search_fields = ("=user_id", "model")
+    search_fields = ("^user_id", "model")
     date_hierarchy = "day"
 
 
@@ -92,7 +92,7 @@ class LlmUsageEventAdmin(ReadOnlyLedgerAdmin):
         counts = (obj.input_tokens, obj.output_tokens, obj.cache_read_tokens, obj.reasoning_tokens)
         return " / ".join(f"{count:,}" for count in counts)
 
-    search_fields = ("=event_id", "=user_id", "model")
+    search_fields = ("=event_id", "^user_id", "model")
     date_hierarchy = "day"
     list_select_related = ("price",)
 
@@ -102,7 +102,7 @@ class UsageUserAdmin(ReadOnlyLedgerAdmin):
     """Emails of usage user ids, refreshed from Supabase auth by each Supabase sync."""
 
     list_display = ("user_id", "email", "refreshed_at")
-    search_fields = ("=user_id", "email")
+    search_fields = ("^user_id", "email")
     ordering = ("email", "user_id")
 
 

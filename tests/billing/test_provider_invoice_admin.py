@@ -312,3 +312,12 @@ def test_bad_exchange_rates_are_refused(finance_client, data, field):
     response = finance_client.post(reverse("admin:costledger_exchangerate_add"), data)
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize("written", ["11/01/2026", "01.11.2026", "2026/11/01"])
+def test_a_date_is_entered_as_iso_and_an_ambiguous_one_is_refused(finance_client, written):
+    response = finance_client.post(ADD_URL, form(invoice_date=written))
+    assert response.status_code == 200
+    assert "YYYY-MM-DD" in str(response.context["adminform"].form.errors["invoice_date"])
+    assert not ProviderInvoice.objects.exists()
+    assert finance_client.post(ADD_URL, form(invoice_date="2026-11-01")).status_code == 302
