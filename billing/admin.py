@@ -95,6 +95,8 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request, obj, form, change):
+        if change and not form.has_changed():
+            return  # nothing to write: no history row that changes nothing, no ledger rewrite
         provider_invoice_save(invoice=obj, user=request.user)
         others = list(obj.overlapping())
         if others:

@@ -321,3 +321,12 @@ def test_a_date_is_entered_as_iso_and_an_ambiguous_one_is_refused(finance_client
     assert "YYYY-MM-DD" in str(response.context["adminform"].form.errors["invoice_date"])
     assert not ProviderInvoice.objects.exists()
     assert finance_client.post(ADD_URL, form(invoice_date="2026-11-01")).status_code == 302
+
+
+def test_saving_an_unchanged_invoice_adds_no_history_row(finance_client):
+    finance_client.post(ADD_URL, form())
+    invoice = ProviderInvoice.objects.get()
+    assert finance_client.post(change_url(invoice), form()).status_code == 302
+    assert invoice.history.count() == 1
+    finance_client.post(change_url(invoice), form(amount="27.50"))
+    assert invoice.history.count() == 2
