@@ -18,6 +18,14 @@ def add_months(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+def same_day_months_later(day: date, months: int) -> date:
+    """`day` moved by `months` months (back when negative), on the same day of the month or,
+    when that month is shorter, on its last day: Mar 31 - 1 month is Feb 28."""
+    first = add_months(month_start(day), months)
+    days_in_month = (add_months(first, 1) - first).days
+    return first.replace(day=min(day.day, days_in_month))
+
+
 def unix_start(day: date) -> int:
     """The Unix time (seconds) at which the UTC day begins, as provider APIs take ranges."""
     return int(datetime.combine(day, time.min, tzinfo=UTC).timestamp())

@@ -88,7 +88,6 @@ class DailyCosts:
     """Effective costs per day: in all, of LLM providers, and per breakdown series."""
 
     total: dict[date, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    llm: dict[date, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     by_category: dict[tuple[date, str], Decimal] = field(
         default_factory=lambda: defaultdict(Decimal)
     )
@@ -177,8 +176,6 @@ def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRat
             daily.unconverted[(cost.day, provider_category(cost.provider))] |= set(cost.unconverted)
         for category, amount in cost.by_category.items():
             daily.by_category[(cost.day, category)] += amount
-            if category == Category.LLM:
-                daily.llm[cost.day] += amount
             daily.by_series[(cost.day, _series(cost.provider, category))] += amount
     return daily, costs.missing_rates
 
@@ -211,7 +208,7 @@ def _sum(values) -> Decimal | None:
 def monthly_llm(figures: BusinessFigures) -> list[Decimal]:
     """The LLM cost of each of the six months."""
     by_month: dict[date, Decimal] = defaultdict(Decimal)
-    for day, amount in figures.costs.llm.items():
+    for day, amount in _llm_by_day(figures):
         by_month[month_start(day)] += amount
     return [by_month[m] for m in figures.months]
 
@@ -223,8 +220,17 @@ def llm_projection(figures: BusinessFigures) -> Decimal | None:
     if month != month_start(today) or today.day < 2:
         return None
     spent = sum(
-        (v for d, v in figures.costs.llm.items() if month_start(d) == month and d <= today),
+        (v for d, v in _llm_by_day(figures) if month_start(d) == month and d <= today),
         Decimal(0),
     )
     days_in_month = (add_months(month, 1) - month).days
     return spent / today.day * days_in_month  # today counts as a day run so far
+
+
+def _llm_by_day(figures: BusinessFigures):
+    """(day, LLM cost) of each day with a cost."""
+    return (
+        (day, amount)
+        for (day, category), amount in figures.costs.by_category.items()
+        if category == Category.LLM
+    )

@@ -105,7 +105,7 @@ def _period(period: Period) -> dict:
         "label": period.label,
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
-        "compare": period.compare.key if period.compare else None,
+        "compare": period.compare.key if period.compare else None,  # JSON: null, not "none"
         "compare_label": period.compare.label if period.compare else None,
         "previous_start": period.compare.start.isoformat() if period.compare else None,
         "previous_end": period.compare.end.isoformat() if period.compare else None,

@@ -78,10 +78,7 @@ class CostsByProvider(View):
             "category_rows": category_rows,
             "missing_rates": costs.missing_rates,
             "sources": [(s.value, s.label) for s in Source],
-            "period": period,
-            "presets": _preset_links(period),
-            "comparisons": COMPARISONS,
-            "compare": period.compare.key if period.compare else "none",
+            **_period_bar(period),
             "previous": add_months(last_month, -SUMMARY_MONTHS).strftime("%Y-%m")
             if last_month
             else None,
@@ -145,10 +142,7 @@ class LlmReconciliation(View):
             **self.site.each_context(request),
             "title": "LLM cost reconciliation",
             "rows": llm_reconciliation(start=period.start, end=period.end),
-            "period": period,
-            "presets": _preset_links(period),
-            "comparisons": COMPARISONS,
-            "compare": period.compare.key if period.compare else "none",
+            **_period_bar(period),
         }
         return TemplateResponse(request, "admin/reports/llm_reconciliation.html", context)
 
@@ -185,18 +179,24 @@ def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
     return None
 
 
-def _preset_links(period: Period) -> list[dict]:
-    """The preset buttons, each keeping the comparison chosen."""
-    compare = period.compare.key if period.compare else "none"
-    return [
+def _period_bar(period: Period) -> dict:
+    """What templates/admin/reports/periods.html shows: the preset buttons (each keeping the
+    comparison chosen), the range form and the comparison."""
+    presets = [
         {
             "key": key,
             "label": label,
             "active": key == period.key,
-            "url": f"?{period_query(period_resolve(key=key, compare=compare))}",
+            "url": f"?{period_query(period_resolve(key=key, compare=period.compare_key))}",
         }
         for key, label in PRESETS
     ]
+    return {
+        "period": period,
+        "presets": presets,
+        "comparisons": COMPARISONS,
+        "compare": period.compare_key,
+    }
 
 
 def business_period(request) -> Period:
@@ -209,15 +209,14 @@ def business_period(request) -> Period:
     return period
 
 
-def period_query(period: Period, **extra: str) -> str:
+def period_query(period: Period) -> str:
     """The query string that asks for `period` again (a preset by its key, a range by its dates),
     with its comparison."""
-    compare = period.compare.key if period.compare else "none"
     if period.key == "custom":
         asked = {"start": period.start.isoformat(), "end": period.end.isoformat()}
     else:
         asked = {"period": period.key}
-    return urlencode({**asked, "compare": compare, **extra})
+    return urlencode({**asked, "compare": period.compare_key})
 
 
 class BusinessSummaryPage(View):
@@ -229,15 +228,11 @@ class BusinessSummaryPage(View):
         if not request.user.has_perm("costledger.view_costentry"):
             raise PermissionDenied
         period = business_period(request)
-        compare = period.compare.key if period.compare else "none"
         context = {
             **self.site.each_context(request),
+            **_period_bar(period),
             "title": "Business summary",
-            "period": period,
             "summary_json": business_summary(period=period),
-            "presets": _preset_links(period),
-            "comparisons": COMPARISONS,
-            "compare": compare,
             "csv_query": period_query(period),
         }
         response = TemplateResponse(request, "admin/reports/business.html", context)

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from costledger.days import add_months, month_start
+from costledger.days import add_months, month_start, same_day_months_later
 from costledger.query_params import QueryParams
 
 PRESETS = [
@@ -47,16 +47,14 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    @property
+    def compare_key(self) -> str:
+        """How it is compared, as `compare=` asks: previous, last_year or none."""
+        return self.compare.key if self.compare else "none"
+
 
 def _quarter_start(day: date) -> date:
     return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-
-
-def _same_day(day: date, months: int) -> date:
-    """`day` moved by `months` months, on the same day of the month or the month's last."""
-    first = add_months(month_start(day), months)
-    days_in_month = (add_months(first, 1) - first).days
-    return first.replace(day=min(day.day, days_in_month))
 
 
 def _preset_range(key: str, today: date) -> tuple[date, date]:
@@ -81,7 +79,7 @@ def _previous(key: str, start: date, end: date) -> tuple[date, date]:
     whole = {"last_month": 1, "last_quarter": 3, "12m": 12, "6m": 6}
     if key in to_date:
         months = to_date[key]
-        return add_months(start, -months), _same_day(end, -months)
+        return add_months(start, -months), same_day_months_later(end, -months)
     if key in whole:
         months = whole[key]
         return add_months(start, -months), start - timedelta(days=1)
@@ -92,7 +90,7 @@ def _comparison(key: str, start: date, end: date, compare: str) -> Period | None
     if compare == "none":
         return None
     if compare == "last_year":
-        first, last = _same_day(start, -12), _same_day(end, -12)
+        first, last = same_day_months_later(start, -12), same_day_months_later(end, -12)
         return Period("last_year", "Same period last year", first, last)
     first, last = _previous(key, start, end)
     return Period("previous", "Previous period", first, last)
