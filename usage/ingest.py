@@ -6,6 +6,7 @@ with the reason per field.
 """
 
 import json
+from datetime import date
 from decimal import Decimal
 
 import msgspec
@@ -28,10 +29,10 @@ from usage.keys import ingest_key_check
 from usage.retention import llm_events_first_day
 
 
-def _rejected_why(event: UsageEvent) -> dict[str, str]:
+def _rejected_why(event: UsageEvent, first_day: date | None) -> dict[str, str]:
     """Why llm_events_record rejected a valid event: its day was pruned meanwhile (a pruning
-    ran between the check above and the write), or its cost is over the limit."""
-    first_day = llm_events_first_day()
+    ran between the check above and the write: `first_day` is read again after it), or its
+    cost is over the limit."""
     if first_day is not None and event.day < first_day:
         return {"timestamp": too_old(first_day)}
     return {"cost": COST_OVER_LIMIT}
@@ -123,7 +124,7 @@ def usage_events(request):
         ids = [e.get("event_id") if isinstance(e, dict) else None for e in events]
     valid = [event for event, _ in parsed if event is not None]
     try:
-        outcomes = iter(llm_events_record(events=valid, ingest_key=key.name) if valid else ())
+        recorded = llm_events_record(events=valid, ingest_key=key.name) if valid else []
     except (DataError, psycopg.DataError):  # a day's sums full: the batch was rolled back
         return _bad_request(
             "events",
@@ -131,6 +132,9 @@ def usage_events(request):
             "Check the counts and costs, or send the events in smaller batches over time.",
         )
     results, counts = [], {"accepted": 0, "duplicate": 0, "rejected": 0}
+    # Read again after the write, once, and only when the write refused something.
+    first_day_now = llm_events_first_day() if "rejected" in recorded else None
+    outcomes = iter(recorded)
     for index, (event, errors) in enumerate(parsed):
         status = next(outcomes) if event is not None else "rejected"
         counts[status] += 1
@@ -138,7 +142,7 @@ def usage_events(request):
         if isinstance(ids[index], str):
             result["event_id"] = ids[index]
         if errors or status == "rejected":
-            result["errors"] = errors or _rejected_why(event)
+            result["errors"] = errors or _rejected_why(event, first_day_now)
         results.append(result)
     code = (
         400 if not counts["accepted"] + counts["duplicate"] else 207 if counts["rejected"] else 200
