@@ -20,6 +20,7 @@ from collectors.selectors import CollectorHealth, collector_health
 from costledger.days import add_months, days_between, month_start
 from costledger.providers import Category, provider_category
 from costledger.selectors import MissingRate, effective_cost_by_day
+from reports.buckets import Bucket, Buckets, buckets_for, months_for
 from reports.completeness import incomplete_reasons
 from reports.periods import Period
 from reports.revenue import RevenueSeries
@@ -37,19 +38,9 @@ from usage.selectors import (
     llm_usage_totals,
 )
 
-# The cost breakdown's series: the LLM providers together, the infrastructure providers one by
-# one, payment fees, and the rest.
-BREAKDOWN = [
-    ("llm", "LLM"),
-    ("digitalocean", "DigitalOcean"),
-    ("weaviate", "Weaviate"),
-    ("supabase", "Supabase"),
-    ("twilio", "Twilio"),
-    ("payment_fees", "Payment fees"),
-    ("other", "Other"),
-]
-BREAKDOWN_PROVIDERS = {"digitalocean", "weaviate", "supabase", "twilio"}
 TOP_USERS = 20
+PROJECTION_RUN_RATE_DAYS = 7  # the projection runs the last week's daily cost to month end
+MONTHLY_AT_LEAST = 6  # months the monthly LLM chart shows, however short the period
 
 
 # What the gross margin takes off revenue: the cost of serving the product. "Other" costs (the
@@ -93,7 +84,6 @@ class DailyCosts:
     )
     # (day, category) -> the currencies of costs left out for lack of an exchange rate
     unconverted: dict[tuple[date, str], set[str]] = field(default_factory=lambda: defaultdict(set))
-    by_series: dict[tuple[date, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     any_recorded: bool = False
 
 
@@ -106,8 +96,8 @@ class BusinessFigures:
     before: PeriodFigures | None  # the period compared with, if any
     costs: DailyCosts
     revenue: RevenueSeries
-    months: list[date]  # the six months of the monthly charts, oldest first
-    month_end_mrr: list[Decimal | None]  # MRR at the end of each (today for this one)
+    buckets: Buckets  # how the charts over the period group its days
+    llm_months: list[Bucket]  # the monthly LLM chart's months (the last clipped to the period)
     top_users: list[UserLlmCost]
     usage: LlmUsageTotals
     ratios: list[ModelTokenRatio]
@@ -122,17 +112,15 @@ def business_figures(*, period: Period) -> BusinessFigures:
     """Every figure of the Business summary for `period`."""
     with llm_page_scope():  # the LLM figures share their per-day lookups
         currency = settings.REPORTING_CURRENCY
-        six_months = add_months(month_start(period.end), -5)
+        today = timezone.now().date()
+        llm_months = _llm_months(period, today)
         compared = period.compare
-        first = min(compared.start if compared else period.start, six_months)
+        first = min(compared.start if compared else period.start, llm_months[0].start)
         costs, missing_costs = _daily_costs(start=first, end=period.end)
         revenue = RevenueSeries(start=first, end=period.end, reporting=currency)
         now = _period_figures(period, costs, revenue)
         before = _period_figures(compared, costs, revenue) if compared else None
-        months = [add_months(six_months, i) for i in range(6)]
-        today = timezone.now().date()
-        month_ends = [min(add_months(m, 1) - timedelta(days=1), today) for m in months]
-        month_end_mrr = [revenue.mrr(end) for end in month_ends]  # before missing_rates()
+        buckets = buckets_for(start=period.start, end=period.end, today=today)
         start, end = period.start, period.end
         usage = llm_usage_totals(start=start, end=end)
         health = collector_health(with_last_run=False)
@@ -144,8 +132,8 @@ def business_figures(*, period: Period) -> BusinessFigures:
             before=before,
             costs=costs,
             revenue=revenue,
-            months=months,
-            month_end_mrr=month_end_mrr,
+            buckets=buckets,
+            llm_months=llm_months,
             top_users=llm_cost_by_user(start=start, end=end, limit=TOP_USERS),
             usage=usage,
             ratios=llm_token_ratios(start=start, end=end),
@@ -160,11 +148,19 @@ def business_figures(*, period: Period) -> BusinessFigures:
                 end=end,
                 unconverted=costs.unconverted,
                 revenue_missing=revenue.missing,
+                revenue_known_from=revenue.first_day,
                 unpriced_requests=usage.unpriced_requests,
                 health=health,
             ),
             collectors=health,
         )
+
+
+def _llm_months(period: Period, today: date) -> list[Bucket]:
+    """The months of the period, at least the last six: whole calendar months, the last one
+    ending with the period (partial when clipped or still running)."""
+    at_least = add_months(month_start(period.end), 1 - MONTHLY_AT_LEAST)
+    return months_for(start=min(month_start(period.start), at_least), end=period.end, today=today)
 
 
 def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRate]]:
@@ -176,61 +172,90 @@ def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRat
             daily.unconverted[(cost.day, provider_category(cost.provider))] |= set(cost.unconverted)
         for category, amount in cost.by_category.items():
             daily.by_category[(cost.day, category)] += amount
-            daily.by_series[(cost.day, _series(cost.provider, category))] += amount
     return daily, costs.missing_rates
-
-
-def _series(provider: str, category: str) -> str:
-    """The breakdown series a provider's cost of a category is drawn in."""
-    if category == Category.LLM:
-        return "llm"
-    if category == Category.PAYMENTS:
-        return "payment_fees"
-    return provider if provider in BREAKDOWN_PROVIDERS else "other"
 
 
 def _period_figures(period: Period, costs: DailyCosts, revenue: RevenueSeries) -> PeriodFigures:
     days = days_between(period.start, period.end)
-    earned = _sum(revenue.accrued(d) for d in days) if revenue.known else None
-    spent = {
+    return PeriodFigures(_accrued(revenue, days), _spent(costs, days))
+
+
+def _accrued(revenue: RevenueSeries, days: list[date]) -> Decimal | None:
+    """Revenue accrued over `days`; None when MRR is unknown on every one of them (days before
+    the first snapshot are unknown, and the period's card says so)."""
+    known = [a for a in (revenue.accrued(d) for d in days) if a is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
+def _spent(costs: DailyCosts, days: list[date]) -> dict[str, Decimal]:
+    return {
         category: sum((costs.by_category.get((d, category), Decimal(0)) for d in days), Decimal(0))
         for category in Category.values
     }
-    return PeriodFigures(earned, spent)
 
 
-def _sum(values) -> Decimal | None:
-    """The sum, or None when there is nothing to add or any value is unknown."""
-    values = list(values)
-    return None if any(v is None for v in values) or not values else sum(values, Decimal(0))
+@dataclass(frozen=True)
+class BucketFigures:
+    """A chart point: what a day, week or month of the period earned and cost."""
+
+    bucket: Bucket
+    revenue: Decimal | None  # accrued from MRR; None when MRR is unknown all along
+    costs: dict[str, Decimal]  # per category, every one present
+    mrr: Decimal | None  # in force on its last day (today for the running one)
+    new_mrr: Decimal | None  # added over its days; None before the first snapshot
+    churned_mrr: Decimal | None
+
+    @property
+    def total_costs(self) -> Decimal:
+        return sum(self.costs.values(), Decimal(0))
+
+    @property
+    def margin(self) -> Decimal | None:
+        return None if self.revenue is None else self.revenue - self.total_costs
+
+
+def by_bucket(figures: BusinessFigures) -> list[BucketFigures]:
+    """The period's figures per bucket (figures.buckets): what every chart over time draws."""
+    result = []
+    for bucket in figures.buckets.items:
+        days = days_between(bucket.start, bucket.end)
+        movements = [m for m in (figures.revenue.movement(d) for d in days) if m is not None]
+        result.append(
+            BucketFigures(
+                bucket=bucket,
+                revenue=_accrued(figures.revenue, days),
+                costs=_spent(figures.costs, days),
+                mrr=figures.revenue.mrr(min(bucket.end, figures.today)),
+                new_mrr=sum((m[0] for m in movements), Decimal(0)) if movements else None,
+                churned_mrr=sum((m[1] for m in movements), Decimal(0)) if movements else None,
+            )
+        )
+    return result
 
 
 def monthly_llm(figures: BusinessFigures) -> list[Decimal]:
-    """The LLM cost of each of the six months."""
-    by_month: dict[date, Decimal] = defaultdict(Decimal)
-    for day, amount in _llm_by_day(figures):
-        by_month[month_start(day)] += amount
-    return [by_month[m] for m in figures.months]
+    """The LLM cost of each month of the monthly chart (the last one up to the period's end)."""
+    return [
+        sum((_llm(figures, d) for d in days_between(m.start, m.end)), Decimal(0))
+        for m in figures.llm_months
+    ]
 
 
 def llm_projection(figures: BusinessFigures) -> Decimal | None:
-    """This month's LLM cost run to the month's end at its month-to-date daily rate; None when
-    the last month shown is not this one, or on its first day."""
-    month, today = figures.months[-1], figures.today
-    if month != month_start(today) or today.day < 2:
+    """This month's LLM cost at its end: the month to yesterday, plus the daily run rate of the
+    last 7 full days for each day left, today included (today's own cost is still coming in).
+    None when the chart's last month is not the running one, or there is nothing to run."""
+    month, today = figures.llm_months[-1], figures.today
+    if not month.running:
         return None
-    spent = sum(
-        (v for d, v in _llm_by_day(figures) if month_start(d) == month and d <= today),
-        Decimal(0),
-    )
-    days_in_month = (add_months(month, 1) - month).days
-    return spent / today.day * days_in_month  # today counts as a day run so far
+    yesterday = today - timedelta(days=1)
+    spent = sum((_llm(figures, d) for d in days_between(month.start, yesterday)), Decimal(0))
+    week = days_between(today - timedelta(days=PROJECTION_RUN_RATE_DAYS), yesterday)
+    rate = sum((_llm(figures, d) for d in week), Decimal(0)) / PROJECTION_RUN_RATE_DAYS
+    if not spent and not rate:
+        return None
+    return spent + rate * ((month.full_end - today).days + 1)
 
 
-def _llm_by_day(figures: BusinessFigures):
-    """(day, LLM cost) of each day with a cost."""
-    return (
-        (day, amount)
-        for (day, category), amount in figures.costs.by_category.items()
-        if category == Category.LLM
-    )
+def _llm(figures: BusinessFigures, day: date) -> Decimal:
+    return figures.costs.by_category.get((day, Category.LLM), Decimal(0))

@@ -2,7 +2,6 @@
 of `reports.business` rounded to the currency's minor unit, as strings (never floats), with the
 admin links that explain them. One block per function, in the order of the page."""
 
-from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -10,13 +9,14 @@ from django.conf import settings
 from django.urls import reverse
 
 from collectors.selectors import collector_freshness
-from costledger.days import days_between
 from costledger.money import round_money
-from costledger.providers import provider_name
+from costledger.providers import Category, provider_name
+from reports.buckets import Bucket
 from reports.business import (
-    BREAKDOWN,
+    BucketFigures,
     BusinessFigures,
     business_figures,
+    by_bucket,
     llm_projection,
     monthly_llm,
 )
@@ -44,12 +44,14 @@ KPIS = [
 def business_summary(*, period: Period) -> dict:
     """Every figure of the Business summary for `period`, JSON-ready (see the page)."""
     figures = business_figures(period=period)
+    buckets = by_bucket(figures)
     return {
         "period": _period(period),
         "currency": figures.currency,
         "kpis": _kpis(figures),
-        "mrr_trend": _mrr_trend(figures),
-        "revenue_vs_costs": _revenue_vs_costs(figures),
+        "buckets": _buckets(figures),
+        "revenue_vs_costs": _revenue_vs_costs(figures, buckets),
+        "mrr_trend": _mrr_trend(figures, buckets),
         "top_users": _top_users(figures),
         "token_efficiency": [
             {
@@ -73,12 +75,8 @@ def business_summary(*, period: Period) -> dict:
             }
             for e in figures.error_rates
         ],  # fmt: skip
-        "infrastructure_breakdown": _breakdown(figures),
-        "monthly_llm": {
-            "months": [m.strftime("%Y-%m") for m in figures.months],
-            "costs": [_money(v, figures.currency) for v in monthly_llm(figures)],
-            "projection": _projection(figures),
-        },
+        "cost_breakdown": _breakdown(figures, buckets),
+        "monthly_llm": _monthly_llm(figures),
         "unit_economics": _unit_economics(figures),
         "freshness": _freshness(figures),
         "notes": _notes(figures),
@@ -160,28 +158,49 @@ def _margin_percent(margin: Decimal | None, revenue: Decimal | None) -> str | No
     return str((margin / revenue * 100).quantize(Decimal("0.1")))
 
 
-def _mrr_trend(figures: BusinessFigures) -> dict:
+def _buckets(figures: BusinessFigures) -> dict:
+    """How the charts over time group the period's days, one entry per chart point."""
+    buckets = figures.buckets
     return {
-        "months": [m.strftime("%Y-%m") for m in figures.months],
-        "mrr": [_money(mrr, figures.currency) for mrr in figures.month_end_mrr],
+        "unit": buckets.unit,
+        "description": buckets.description,
+        "labels": [b.label(buckets.unit) for b in buckets.items],
+        "starts": [b.start.isoformat() for b in buckets.items],
+        "ends": [b.end.isoformat() for b in buckets.items],
+        "days": [b.days for b in buckets.items],
+        "partial": [_partial(b, buckets.unit) for b in buckets.items],
     }
 
 
-def _revenue_vs_costs(figures: BusinessFigures) -> dict:
-    """Per day over the last 30 days of the period at most."""
-    period, revenue, total = figures.period, figures.revenue, figures.costs.total
-    days = days_between(max(period.start, period.end - timedelta(days=29)), period.end)
+def _partial(bucket: Bucket, unit: str) -> str | None:
+    """Why a chart point holds less than its whole day, week or month; None when it is whole."""
+    if not bucket.partial:
+        return None
+    whole = (bucket.full_end - bucket.full_start).days + 1
+    running = "so far" if bucket.running else "in the period"
+    if unit == "day":
+        return "today, still coming in"
+    return f"{bucket.days} of {whole} days {running}"
+
+
+def _revenue_vs_costs(figures: BusinessFigures, buckets: list[BucketFigures]) -> dict:
+    """Per bucket over the whole period: revenue accrued, effective costs, their difference."""
     currency = figures.currency
-    accrued = [revenue.accrued(d) for d in days]
     return {
-        "days": [d.isoformat() for d in days],
-        "mrr": [_money(revenue.mrr(d), currency) for d in days],
-        "revenue": [_money(a, currency) for a in accrued],
-        "costs": [_money(total[d], currency) for d in days],
-        "margin": [
-            None if a is None else _money(a - total[d], currency)
-            for d, a in zip(days, accrued, strict=True)
-        ],
+        "revenue": [_money(b.revenue, currency) for b in buckets],
+        "costs": [_money(b.total_costs, currency) for b in buckets],
+        "margin": [_money(b.margin, currency) for b in buckets],
+    }
+
+
+def _mrr_trend(figures: BusinessFigures, buckets: list[BucketFigures]) -> dict:
+    """MRR in force at each bucket's end (today for the running one), and the MRR won and lost
+    over its days."""
+    currency = figures.currency
+    return {
+        "mrr": [_money(b.mrr, currency) for b in buckets],
+        "new_mrr": [_money(b.new_mrr, currency) for b in buckets],
+        "churned_mrr": [_money(b.churned_mrr, currency) for b in buckets],
     }
 
 
@@ -208,20 +227,28 @@ def _average_ratio(figures: BusinessFigures) -> str | None:
     return str((Decimal(completion) / prompt).quantize(Decimal("0.0001"))) if prompt else None
 
 
-def _breakdown(figures: BusinessFigures) -> dict:
-    """The cost of each breakdown series per day over the period's last 7 days."""
-    week = days_between(figures.period.end - timedelta(days=6), figures.period.end)
-    by_series = figures.costs.by_series
+def _breakdown(figures: BusinessFigures, buckets: list[BucketFigures]) -> dict:
+    """The effective cost of each category per bucket: the categories of the KPI cards and of
+    Costs by provider."""
     return {
-        "days": [d.isoformat() for d in week],
         "series": [
             {
                 "key": key,
                 "label": label,
-                "values": [_money(by_series[(d, key)], figures.currency) for d in week],
+                "values": [_money(b.costs[key], figures.currency) for b in buckets],
             }
-            for key, label in BREAKDOWN
+            for key, label in Category.choices
         ],
+    }
+
+
+def _monthly_llm(figures: BusinessFigures) -> dict:
+    months = figures.llm_months
+    return {
+        "months": [m.label("month") for m in months],
+        "partial": [_partial(m, "month") for m in months],
+        "costs": [_money(v, figures.currency) for v in monthly_llm(figures)],
+        "projection": _projection(figures),
     }
 
 
@@ -229,7 +256,8 @@ def _projection(figures: BusinessFigures) -> dict | None:
     value = llm_projection(figures)
     if value is None:
         return None
-    return {"month": figures.months[-1].strftime("%Y-%m"), "value": _money(value, figures.currency)}
+    month = figures.llm_months[-1].label("month")
+    return {"month": month, "value": _money(value, figures.currency)}
 
 
 def _unit_economics(figures: BusinessFigures) -> dict:

@@ -25,6 +25,7 @@ def incomplete_reasons(
     end: date,
     unconverted: dict[tuple[date, str], set[str]],
     revenue_missing: dict[str, list[date]],
+    revenue_known_from: date | None,
     unpriced_requests: int,
     health: list[CollectorHealth],
 ) -> dict[str, list[str]]:
@@ -36,6 +37,10 @@ def incomplete_reasons(
     if any(start <= day <= end for days in revenue_missing.values() for day in days):
         currencies = sorted(c for c, days in revenue_missing.items() if days)
         reasons["revenue"].append(f"no exchange rate for MRR in {', '.join(currencies)}")
+    if revenue_known_from and start < revenue_known_from <= end:
+        reasons["revenue"].append(
+            f"MRR is known from {revenue_known_from:%Y-%m-%d} only (the first Stripe snapshot)"
+        )
     if unpriced_requests:
         requests = "1 LLM request has" if unpriced_requests == 1 else f"{unpriced_requests:,} LLM requests have"  # fmt: skip  # noqa: E501
         reasons[Category.LLM].append(f"{requests} no price")

@@ -151,12 +151,27 @@ def _columns(rows: list[dict], names: list[str]) -> list[tuple]:
     return [tuple(row[name] for name in names) for row in rows]
 
 
+# The Business summary's charts, as their CSV downloads name them.
+CHARTS = [
+    "revenue_vs_costs",
+    "mrr_trend",
+    "cost_breakdown",
+    "monthly_llm",
+    "top_users",
+    "token_efficiency",
+    "error_rates",
+    "unit_economics",
+]
+RENAMED_CHARTS = {"infrastructure_breakdown": "cost_breakdown"}  # links saved before the rename
+
+
 def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
-    """One chart's numbers as (headers, rows), or None for an unknown chart."""
-    if chart == "revenue_vs_costs":
-        series = data["revenue_vs_costs"]
-        names = ["days", "mrr", "revenue", "costs", "margin"]
-        return ["day", *names[1:]], list(zip(*(series[n] for n in names), strict=True))
+    """One chart's numbers as (headers, rows), or None for an unknown chart. Charts over time
+    have one row per bucket (day, week or month: `data["buckets"]`), with its first and last
+    day and why it is partial."""
+    chart = RENAMED_CHARTS.get(chart, chart)
+    if chart in ("revenue_vs_costs", "mrr_trend", "cost_breakdown"):
+        return _bucket_table(data, chart)
     if chart == "top_users":
         names = ["user_id", "label", "cost", "requests", "unpriced_requests"]
         return names, _columns(data["top_users"], names)
@@ -166,17 +181,30 @@ def chart_table(data: dict, chart: str) -> tuple[list[str], list[tuple]] | None:
     if chart == "error_rates":
         names = ["provider", "requests", "successes", "errors", "error_percent"]
         return names, _columns(data["error_rates"], names)
-    if chart == "infrastructure_breakdown":
-        breakdown = data["infrastructure_breakdown"]
-        headers = ["day", *(s["key"] for s in breakdown["series"])]
-        values = (s["values"] for s in breakdown["series"])
-        return headers, list(zip(breakdown["days"], *values, strict=True))
     if chart == "monthly_llm":
         monthly = data["monthly_llm"]
-        return ["month", "llm_cost"], list(zip(monthly["months"], monthly["costs"], strict=True))
+        rows = list(zip(monthly["months"], monthly["costs"], monthly["partial"], strict=True))
+        projection = monthly["projection"]
+        if projection:
+            rows.append((f"{projection['month']} projected", projection["value"], "projection"))
+        return ["month", "llm_cost", "partial"], rows
     if chart == "unit_economics":
         return ["figure", "value"], list(data["unit_economics"].items())
     return None
+
+
+def _bucket_table(data: dict, chart: str) -> tuple[list[str], list[tuple]]:
+    buckets = data["buckets"]
+    columns = [buckets["starts"], buckets["ends"]]
+    if chart == "cost_breakdown":
+        series = data["cost_breakdown"]["series"]
+        names = [s["key"] for s in series]
+        columns += [s["values"] for s in series]
+    else:
+        names = list(data[chart])
+        columns += [data[chart][name] for name in names]
+    headers = ["start", "end", *names, "partial"]
+    return headers, list(zip(*columns, buckets["partial"], strict=True))
 
 
 def _period_bar(period: Period) -> dict:

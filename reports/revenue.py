@@ -17,18 +17,23 @@ class RevenueSeries:
     def __init__(self, *, start: date, end: date, reporting: str):
         self.points: dict[str, tuple[list[date], list[Decimal]]] = {}
         self.subscriptions: dict[date, int] = defaultdict(int)
+        # (currency, day) -> (new MRR, churned MRR) that day, in the snapshot's currency
+        self.movements: dict[tuple[str, date], tuple[Decimal, Decimal]] = {}
         # Every snapshot up to `end`, in one query: the one in force on `start` may be older
         # than the range. (Daily rows per currency: a few thousand for years of history.)
         series: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
-        for currency, day, mrr, active in (
+        for currency, day, mrr, active, new, churned in (
             RevenueSnapshot.objects.filter(day__lte=end)
             .order_by("day")
-            .values_list("currency", "day", "mrr", "active_subscriptions")
+            .values_list("currency", "day", "mrr", "active_subscriptions", "new_mrr", "churned_mrr")
         ):
             series[currency].append((day, mrr))
             self.subscriptions[day] += active
+            self.movements[(currency, day)] = (new, churned)
         for currency, points in series.items():
             self.points[currency] = ([d for d, _ in points], [m for _, m in points])
+        # The first day with an MRR snapshot: revenue before it is unknown, not zero.
+        self.first_day = min((days[0] for days, _ in self.points.values()), default=None)
         self.rates = _Rates(
             currencies=set(self.points), until=end + timedelta(days=1), reporting=reporting
         )
@@ -44,7 +49,9 @@ class RevenueSeries:
         return self.subscriptions[days[-1]] if days else None
 
     def mrr(self, day: date) -> Decimal | None:
-        if not self.known:
+        """MRR in force on `day`; None before the first snapshot (unknown, not zero)."""
+        first = self.first_day
+        if first is None or day < first:
             return None
         total = Decimal(0)
         for currency, (days, values) in self.points.items():
@@ -57,6 +64,22 @@ class RevenueSeries:
                 continue
             total += values[index - 1] * rate
         return total
+
+    def movement(self, day: date) -> tuple[Decimal, Decimal] | None:
+        """(new MRR, churned MRR) of `day`, converted; None before the first snapshot."""
+        first = self.first_day
+        if first is None or day < first:
+            return None
+        new = churned = Decimal(0)
+        for currency in self.points:
+            found = self.movements.get((currency, day))
+            rate = found and self.rates.rate(currency, day)
+            if found and rate is None:
+                self.missing[currency].append(day)
+            elif found:
+                new += found[0] * rate
+                churned += found[1] * rate
+        return new, churned
 
     def missing_rates(self) -> list[MissingRate]:
         return [

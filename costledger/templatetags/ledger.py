@@ -26,3 +26,12 @@ def source_label(source: str) -> str:
 @register.filter
 def provider_label(slug: str) -> str:
     return provider_name(slug)
+
+
+@register.filter
+def index(values, position: int):
+    """values[position], or None past its end: a column's note beside its figures."""
+    try:
+        return values[position]
+    except (IndexError, TypeError, KeyError):
+        return None

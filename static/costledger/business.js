@@ -23,13 +23,12 @@
     yellow: "#F0E442",
     grey: "#999999",
   };
+  // One colour per cost category, as the KPI cards and Costs by provider name them.
   const SERIES_COLORS = {
     llm: COLORS.blue,
-    digitalocean: COLORS.sky,
-    weaviate: COLORS.green,
-    supabase: COLORS.orange,
-    twilio: COLORS.vermillion,
-    payment_fees: COLORS.purple,
+    infrastructure: COLORS.sky,
+    payments: COLORS.purple,
+    communications: COLORS.orange,
     other: COLORS.grey,
   };
 
@@ -68,14 +67,52 @@
     return text === null || text === undefined ? "unknown" : `${text} ${currency}`;
   }
 
-  const axisMoney = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
   const axisCount = new Intl.NumberFormat(undefined, { notation: "compact" });
 
-  function moneyAxis(title) {
+  // Money ticks: the currency, thousands separators, and cents only where the ticks are closer
+  // than one unit apart (so a 0-4 axis reads 0.00, 0.50, 1.00... not 0 1 1 2).
+  function moneyTicks(currency) {
+    const formats = {};
+    const format = (digits) => {
+      if (!formats[digits]) {
+        try {
+          formats[digits] = new Intl.NumberFormat(undefined, {
+            style: "currency", currency: currency, minimumFractionDigits: digits, maximumFractionDigits: digits,
+          });
+        } catch (error) {  // a code the browser does not know: the number alone
+          formats[digits] = new Intl.NumberFormat(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+        }
+      }
+      return formats[digits];
+    };
+    return (value, index, ticks) => {
+      const step = ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : Math.abs(value);
+      return format(step && step < 1 ? 2 : 0).format(value);
+    };
+  }
+
+  function moneyAxis(title, currency) {
     return {
       beginAtZero: true,
       title: { display: true, text: title },
-      ticks: { callback: (value) => axisMoney.format(value) },
+      ticks: { callback: moneyTicks(currency) },
+    };
+  }
+
+  // A chart point that holds part of its week or month (clipped by the period, or still
+  // running) is drawn hollow, the line into it dashed, and its tooltip says why.
+  function partialStyle(partial, color) {
+    return {
+      pointBackgroundColor: partial.map((why) => (why ? "#fff" : color)),
+      pointBorderColor: color,
+      segment: { borderDash: (ctx) => (partial[ctx.p1DataIndex] ? [5, 4] : undefined) },
+    };
+  }
+
+  function partialFooter(partial) {
+    return (items) => {
+      const why = items.length ? partial[items[0].dataIndex] : null;
+      return why ? `Partial: ${why}` : "";
     };
   }
 
@@ -87,72 +124,96 @@
   function revenueVsCosts(data) {
     const canvas = document.getElementById("chart-revenue-vs-costs");
     const chart = data.revenue_vs_costs;
-    if (!canvas || !chart || !chart.days.length) return null;
-    if (!hasFigures(chart.mrr, chart.costs, chart.margin)) {
+    const buckets = data.buckets;
+    if (!canvas || !chart || !buckets.labels.length) return null;
+    if (!hasFigures(chart.revenue, chart.costs, chart.margin)) {
       showEmpty("revenue_vs_costs");
       return null;
     }
     const currency = data.currency;
-    const datasets = [];
-    const strings = [];
-    if (hasFigures(chart.mrr)) {
-      datasets.push({
-        type: "line",
-        label: "MRR",
-        data: chart.mrr.map(plotted),
-        yAxisID: "mrr",
-        fill: "origin",
-        borderColor: COLORS.blue,
-        backgroundColor: translucent(COLORS.blue, 0.15),
-        pointRadius: 0,
-        borderWidth: 1.5,
-        order: 3,
-      });
-      strings.push(chart.mrr);
-    }
-    datasets.push({
-      type: "line",
-      label: "Costs",
-      data: chart.costs.map(plotted),
-      yAxisID: "daily",
-      borderColor: COLORS.vermillion,
-      backgroundColor: COLORS.vermillion,
-      pointRadius: 2,
+    const lines = [
+      ["Revenue (accrued)", chart.revenue, COLORS.blue],
+      ["Costs", chart.costs, COLORS.vermillion],
+      ["Margin", chart.margin, COLORS.green],
+    ].filter(([, values]) => hasFigures(values));
+    const datasets = lines.map(([label, values, color]) => Object.assign({
+      label: label,
+      data: values.map(plotted),
+      borderColor: color,
+      backgroundColor: color,
       borderWidth: 2,
-      order: 1,
-    });
-    strings.push(chart.costs);
-    if (hasFigures(chart.margin)) {
-      datasets.push({
-        type: "line",
-        label: "Margin",
-        data: chart.margin.map(plotted),
-        yAxisID: "daily",
-        borderColor: COLORS.green,
-        backgroundColor: COLORS.green,
-        pointRadius: 2,
-        borderWidth: 2,
-        order: 2,
-      });
-      strings.push(chart.margin);
-    }
-    const scales = { x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } }, daily: moneyAxis(`Per day (${currency})`) };
-    scales.daily.position = "left";
-    scales.daily.beginAtZero = false;
-    if (hasFigures(chart.mrr)) {
-      scales.mrr = moneyAxis(`MRR (${currency})`);
-      scales.mrr.position = "right";
-      scales.mrr.grid = { drawOnChartArea: false };
-    }
+      pointRadius: buckets.labels.length > 40 ? 1.5 : 3,
+    }, partialStyle(buckets.partial, color)));
     reveal(canvas);
     return new Chart(canvas, {
       type: "line",
-      data: { labels: chart.days, datasets: datasets },
+      data: { labels: buckets.labels, datasets: datasets },
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: scales,
-        plugins: { tooltip: { callbacks: { label: exactLabel(strings, currency) } } },
+        scales: {
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          y: moneyAxis(`${currency} ${buckets.description}`, currency),
+        },
+        plugins: {
+          tooltip: {
+            callbacks: {
+              label: exactLabel(lines.map(([, values]) => values), currency),
+              footer: partialFooter(buckets.partial),
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function mrrTrend(data) {
+    const canvas = document.getElementById("chart-mrr-trend");
+    const chart = data.mrr_trend;
+    const buckets = data.buckets;
+    if (!canvas || !chart || !buckets.labels.length) return null;
+    if (!hasFigures(chart.mrr, chart.new_mrr, chart.churned_mrr)) {
+      showEmpty("mrr_trend");
+      return null;
+    }
+    const currency = data.currency;
+    const lost = chart.churned_mrr.map((value) => (value !== null && Number(value) > 0 ? `-${value}` : value));
+    const strings = [chart.mrr, chart.new_mrr, lost];
+    reveal(canvas);
+    return new Chart(canvas, {
+      data: {
+        labels: buckets.labels,
+        datasets: [
+          Object.assign({
+            type: "line", label: "MRR", data: chart.mrr.map(plotted), yAxisID: "mrr",
+            borderColor: COLORS.blue, backgroundColor: COLORS.blue, borderWidth: 2,
+            pointRadius: buckets.labels.length > 40 ? 1.5 : 3, order: 1,
+          }, partialStyle(buckets.partial, COLORS.blue)),
+          {
+            type: "bar", label: "New MRR", data: chart.new_mrr.map(plotted), yAxisID: "moves",
+            backgroundColor: translucent(COLORS.green, 0.7), stack: "moves", order: 2,
+          },
+          {
+            type: "bar", label: "Churned MRR", data: lost.map(plotted), yAxisID: "moves",
+            backgroundColor: translucent(COLORS.vermillion, 0.7), stack: "moves", order: 2,
+          },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          mrr: Object.assign(moneyAxis(`MRR (${currency})`, currency), { position: "left" }),
+          moves: Object.assign(moneyAxis(`MRR won and lost ${buckets.description}`, currency), {
+            position: "right", stacked: true, grid: { drawOnChartArea: false },
+          }),
+        },
+        plugins: {
+          tooltip: {
+            callbacks: { label: exactLabel(strings, currency), footer: partialFooter(buckets.partial) },
+          },
+        },
       },
     });
   }
@@ -184,7 +245,7 @@
       options: {
         indexAxis: "y",
         maintainAspectRatio: false,
-        scales: { x: moneyAxis(`LLM cost (${currency})`), y: { ticks: { autoSkip: false } } },
+        scales: { x: moneyAxis(`LLM cost (${currency})`, currency), y: { ticks: { autoSkip: false } } },
         plugins: {
           legend: { display: false },
           tooltip: {
@@ -244,14 +305,15 @@
     });
   }
 
-  function infrastructureBreakdown(data) {
-    const canvas = document.getElementById("chart-infrastructure-breakdown");
-    const chart = data.infrastructure_breakdown;
-    if (!canvas || !chart || !chart.days.length) return null;
-    // A provider with nothing on any of the days would only crowd the legend.
+  function costBreakdown(data) {
+    const canvas = document.getElementById("chart-cost-breakdown");
+    const chart = data.cost_breakdown;
+    const buckets = data.buckets;
+    if (!canvas || !chart || !buckets.labels.length) return null;
+    // A category with nothing in the period would only crowd the legend.
     const series = chart.series.filter((item) => hasFigures(item.values));
     if (!series.length) {
-      showEmpty("infrastructure_breakdown");
+      showEmpty("cost_breakdown");
       return null;
     }
     const currency = data.currency;
@@ -259,20 +321,28 @@
     return new Chart(canvas, {
       type: "bar",
       data: {
-        labels: chart.days,
+        labels: buckets.labels,
         datasets: series.map((item) => ({
           label: item.label,
           data: item.values.map(plotted),
-          backgroundColor: SERIES_COLORS[item.key] || COLORS.grey,
+          backgroundColor: buckets.partial.map((why) => translucent(SERIES_COLORS[item.key] || COLORS.grey, why ? 0.45 : 1)),
           stack: "costs",
         })),
       },
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { x: { stacked: true }, y: Object.assign(moneyAxis(currency), { stacked: true }) },
+        scales: {
+          x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          y: Object.assign(moneyAxis(`${currency} ${buckets.description}`, currency), { stacked: true }),
+        },
         plugins: {
-          tooltip: { callbacks: { label: exactLabel(series.map((item) => item.values), currency) } },
+          tooltip: {
+            callbacks: {
+              label: exactLabel(series.map((item) => item.values), currency),
+              footer: partialFooter(buckets.partial),
+            },
+          },
         },
       },
     });
@@ -288,66 +358,46 @@
       return null;
     }
     const currency = data.currency;
-    const months = chart.months.slice();
-    const costs = chart.costs.slice();
-    const projected = months.map(() => null);
-    const projectedStrings = months.map(() => null);
-    if (projection) {
-      let at = months.indexOf(projection.month);
-      if (at < 0) {
-        months.push(projection.month);
-        costs.push(null);
-        projected.push(null);
-        projectedStrings.push(null);
-        at = months.length - 1;
-      }
-      // The dashed segment runs from the last full month to the projected month end.
-      if (at > 0 && costs[at - 1] !== null) {
-        projected[at - 1] = plotted(costs[at - 1]);
-        projectedStrings[at - 1] = costs[at - 1];
-      }
-      projected[at] = plotted(projection.value);
-      projectedStrings[at] = projection.value;
-    }
+    const projected = chart.months.map((month) => (projection && month === projection.month ? projection.value : null));
+    const color = (why, alpha) => translucent(COLORS.blue, why ? alpha : 1);
     const datasets = [
       {
         label: "LLM costs",
-        data: costs.map(plotted),
+        data: chart.costs.map(plotted),
+        backgroundColor: chart.partial.map((why) => color(why, 0.35)),
         borderColor: COLORS.blue,
-        backgroundColor: COLORS.blue,
-        borderWidth: 2,
-        pointRadius: 3,
+        borderWidth: chart.partial.map((why) => (why ? 2 : 0)),
+        borderDash: [4, 3],
+        skipNull: true,
       },
     ];
-    const strings = [costs];
+    const strings = [chart.costs];
     if (projection) {
       datasets.push({
-        label: "Projection to month end (run rate)",
-        data: projected,
+        label: "Projected month end (last 7 days' run rate)",
+        data: projected.map(plotted),
+        backgroundColor: translucent(COLORS.orange, 0.15),
         borderColor: COLORS.orange,
-        backgroundColor: COLORS.orange,
-        borderDash: [6, 4],
         borderWidth: 2,
-        pointStyle: "rectRot",
-        pointRadius: months.map((month) => (month === projection.month ? 6 : 0)),
+        skipNull: true,
       });
-      strings.push(projectedStrings);
+      strings.push(projected);
     }
     reveal(canvas);
     return new Chart(canvas, {
-      type: "line",
-      data: { labels: months, datasets: datasets },
+      type: "bar",
+      data: { labels: chart.months, datasets: datasets },
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: moneyAxis(currency) },
+        scales: { y: moneyAxis(`LLM costs per month (${currency})`, currency) },
         plugins: {
           tooltip: {
-            filter: (item) => item.datasetIndex === 0 || months[item.dataIndex] === (projection && projection.month),
             callbacks: {
-              label: (ctx) => {
-                const text = moneyLabel(strings[ctx.datasetIndex][ctx.dataIndex], currency);
-                return ctx.datasetIndex === 0 ? `LLM costs: ${text}` : `Projection (month end): ${text}`;
+              label: exactLabel(strings, currency),
+              footer: (items) => {
+                const why = items.length ? chart.partial[items[0].dataIndex] : null;
+                return why ? `Month to date: ${why}` : "";
               },
             },
           },
@@ -370,7 +420,7 @@
     if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
       Chart.defaults.animation = false;
     }
-    const drawn = [revenueVsCosts, topUsers, tokenEfficiency, infrastructureBreakdown, monthlyLlm]
+    const drawn = [revenueVsCosts, mrrTrend, costBreakdown, monthlyLlm, topUsers, tokenEfficiency]
       .map((chart) => chart(data))
       .filter(Boolean);
     document.getElementById("content-main").dataset.chartsDrawn = String(drawn.length);

@@ -14,6 +14,7 @@ from billing.services import provider_invoice_save
 from costledger.models import RevenueSnapshot, Source
 from costledger.services import cost_entries_upsert, exchange_rate_set
 from reports.business_json import business_summary
+from reports.pages import CHARTS
 from reports.periods import period_resolve
 from tests.factories import cost_entry, daily_costs
 from usage.events import UsageEvent, llm_events_record
@@ -116,23 +117,82 @@ def test_a_missing_exchange_rate_is_called_out_and_never_taken_as_one(ledger):
 
 def test_daily_charts_and_the_7_day_breakdown(ledger):
     summary = business_summary(period=period_resolve(key="7d"))
+    buckets = summary["buckets"]
+    assert buckets["unit"] == "day" and buckets["starts"][0] == "2026-11-15"
+    assert len(buckets["labels"]) == 7
+    assert buckets["partial"] == [None] * 6 + ["today, still coming in"]
     chart = summary["revenue_vs_costs"]
-    assert chart["days"][0] == "2026-11-15" and len(chart["days"]) == 7
-    assert chart["mrr"][0] == "3000.00" and chart["revenue"][0] == "100.00"
+    assert chart["revenue"][0] == "100.00"
     assert chart["costs"][:2] == ["7.00", "7.00"]  # 5.00 Supabase + 2.00 OpenAI
     assert chart["margin"][-1] == "98.00"
-    series = {s["key"]: s["values"] for s in summary["infrastructure_breakdown"]["series"]}
-    assert series["supabase"] == ["5.00"] * 5 + ["0.00"] * 2
+    assert summary["mrr_trend"]["mrr"][0] == "3000.00"
+    series = {s["key"]: s["values"] for s in summary["cost_breakdown"]["series"]}
+    assert series["infrastructure"] == ["5.00"] * 5 + ["0.00"] * 2
     assert series["llm"] == ["2.00"] * 7
-    assert series["weaviate"] == ["0.00"] * 7  # unconverted EUR is not added as dollars
+    assert series["other"] == ["0.00"] * 7  # unconverted EUR is not added as dollars
 
 
 def test_monthly_llm_costs_with_this_months_projection(ledger):
     monthly = business_summary(period=period_resolve(key="30d"))["monthly_llm"]
     assert monthly["months"] == ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]
     assert monthly["costs"][-1] == "14.00"
-    # 14.00 in the 21 days so far, run to the 30 days of November
-    assert monthly["projection"] == {"month": "2026-11", "value": "20.00"}
+    assert monthly["partial"] == [None] * 5 + ["21 of 30 days so far"]
+    # To yesterday (Nov 15-20): 12.00; the last 7 full days (Nov 14-20) ran 12.00 / 7 a day,
+    # for the 10 days left with today: 12 + 120 / 7 = 29.142857...
+    assert monthly["projection"] == {"month": "2026-11", "value": "29.14"}
+
+
+def test_a_12_month_range_is_drawn_by_month_and_each_point_adds_up_to_the_cards():
+    """MRR 310.00 from 2025-11-01 (10.00 a day in 31-day months), 1.00 of OpenAI a day over
+    the whole year: the 12 full months Nov 2025 - Oct 2026, one point each."""
+    RevenueSnapshot.objects.create(
+        day=date(2025, 11, 1), currency="USD", mrr=Decimal("310.00"), new_mrr=Decimal("310.00")
+    )
+    RevenueSnapshot.objects.create(
+        day=date(2026, 3, 10), currency="USD", mrr=Decimal("248.00"), churned_mrr=Decimal("62.00")
+    )
+    daily_costs(provider="openai", start=date(2025, 11, 1), end=date(2026, 11, 1), amount="1.00", source=Source.API)  # fmt: skip  # noqa: E501
+    summary = business_summary(period=period_resolve(key="12m"))
+    buckets = summary["buckets"]
+    assert buckets["unit"] == "month" and len(buckets["labels"]) == 12
+    assert (buckets["labels"][0], buckets["labels"][-1]) == ("2025-11", "2026-10")
+    assert buckets["partial"] == [None] * 12
+    chart = summary["revenue_vs_costs"]
+    assert chart["costs"][:4] == ["30.00", "31.00", "31.00", "28.00"]  # Nov, Dec, Jan, Feb
+    assert chart["revenue"][0] == "310.00"  # 10.00 a day for 30 days of a 30-day month
+    # March: 9 days at 310/31 = 10.00 and 22 days at 248/31 = 8.00
+    assert chart["revenue"][4] == "266.00" and chart["margin"][4] == "235.00"
+    mrr = summary["mrr_trend"]
+    assert mrr["mrr"][3:5] == ["310.00", "248.00"]
+    assert (mrr["new_mrr"][0], mrr["churned_mrr"][4]) == ("310.00", "62.00")
+    kpis = summary["kpis"]
+    assert sum(Decimal(v) for v in chart["costs"]) == Decimal(kpis["llm_costs"]["value"])
+    assert sum(Decimal(v) for v in chart["revenue"]) == Decimal(kpis["revenue"]["value"])
+    # The previous 12 months had no MRR at all: unknown, not zero.
+    assert kpis["revenue"]["previous"] is None and kpis["revenue"]["change_percent"] is None
+
+
+def test_a_quarter_is_drawn_by_week_clipped_at_both_ends(ledger):
+    summary = business_summary(period=period_resolve(key="last_quarter"))
+    buckets = summary["buckets"]
+    # Jul 1 2026 is a Wednesday: the first week holds 5 of its 7 days; Sep 30 a Wednesday too.
+    assert buckets["unit"] == "week" and buckets["starts"][:2] == ["2026-07-01", "2026-07-06"]
+    assert buckets["partial"][0] == "5 of 7 days in the period"
+    assert (buckets["ends"][-1], buckets["partial"][-1]) == (
+        "2026-09-30",
+        "3 of 7 days in the period",
+    )
+    assert sum(buckets["days"]) == 92
+
+
+def test_revenue_before_the_first_snapshot_is_unknown_and_the_card_says_so(ledger):
+    """MRR is known from Nov 1: the 30 days to Nov 21 count Nov 1-21 only, and say why."""
+    kpis = business_summary(period=period_resolve(key="30d"))["kpis"]
+    assert kpis["revenue"]["value"] == "2100.00"  # 21 days at 100.00
+    assert kpis["revenue"]["incomplete"] == [
+        "MRR is known from 2026-11-01 only (the first Stripe snapshot)"
+    ]
+    assert kpis["revenue"]["previous"] is None
 
 
 def test_top_users_token_efficiency_error_rates_and_unit_economics(ledger, usage):
@@ -186,13 +246,8 @@ def test_the_json_endpoint_returns_the_page_figures(admin_client, ledger, usage)
 def test_every_chart_downloads_as_csv(admin_client, ledger, usage):
     summary = business_summary(period=period_resolve(key="7d"))
     for chart in [
-        "revenue_vs_costs",
-        "top_users",
-        "token_efficiency",
-        "error_rates",
-        "infrastructure_breakdown",
-        "monthly_llm",
-        "unit_economics",
+        *CHARTS,
+        "infrastructure_breakdown",  # its old name, in saved links
     ]:
         response = admin_client.get(reverse("admin:business_csv", args=[chart]), {"period": "7d"})
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")

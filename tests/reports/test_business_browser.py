@@ -39,11 +39,13 @@ CHROMIUM_ARGS = [
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 CHARTS = [
     "chart-revenue-vs-costs",
+    "chart-mrr-trend",
+    "chart-cost-breakdown",
+    "chart-monthly-llm",
     "chart-top-users",
     "chart-token-efficiency",
-    "chart-infrastructure-breakdown",
-    "chart-monthly-llm",
 ]
+TIME_CHARTS = ["chart-revenue-vs-costs", "chart-mrr-trend", "chart-cost-breakdown"]
 # USD per million tokens: (input, output, cache read). The demo's in-house model stays unpriced.
 PRICES = {
     "gpt-4o": ("2.50", "10.00", "1.25"),
@@ -158,7 +160,7 @@ def business_data(transactional_db, settings):
             sync_run=run, collector=collector, window_start=today, window_end=today,
             status=RunStatus.OK, started_at=finished, finished_at=finished,
         )  # fmt: skip
-    return {key: business_summary(period=period_resolve(key=key)) for key in ("30d", "7d")}
+    return {key: business_summary(period=period_resolve(key=key)) for key in ("30d", "7d", "12m")}
 
 
 def _console_problem(message) -> list[str]:
@@ -289,6 +291,18 @@ def test_business_page_draws_every_chart_with_the_selectors_figures(
     with page.expect_navigation():
         page.click('.business-range button[type="submit"]')
     assert "2026-10-01 to 2026-10-31 (31 days), not compared" in page.inner_text("#business-period")
+    # The last 12 full months: every chart over time spans them, one point a month.
+    with page.expect_navigation():
+        page.click(".business-periods >> text=Last 12 full months")
+    page.wait_for_function("() => document.getElementById('content-main').dataset.chartsDrawn")
+    labels = page.evaluate(
+        "(ids) => ids.map((id) => Chart.getChart(document.getElementById(id)).data.labels)",
+        TIME_CHARTS,
+    )
+    months = business_data["12m"]["buckets"]["labels"]
+    assert len(months) == 12 and all(chart == months for chart in labels)
+    assert "per month" in page.inner_text("#revenue-vs-costs-title")
+    page.screenshot(path=OUTPUT / "business-12-months.png", full_page=True)
     with page.expect_navigation():
         page.click(".business-periods >> text=Last 7 days")
     page.wait_for_function(
@@ -332,11 +346,12 @@ def test_an_empty_ledger_shows_what_to_do_instead_of_charts(open_business):
     assert "revenue is unknown" in notes
     for section in [
         "revenue-vs-costs",
+        "mrr-trend",
+        "cost-breakdown",
+        "monthly-llm",
         "top-users",
         "token-efficiency",
         "error-rates",
-        "infrastructure-breakdown",
-        "monthly-llm",
     ]:
         assert page.locator(f"#{section} .business-empty:visible").count() == 1, section
     _no_problems(page, problems)
