@@ -118,6 +118,10 @@ def period_read(params: QueryParams, *, today: date | None = None) -> Period:
     and the default period is returned for a page to show beside its message."""
     keys = dict(PRESETS + HIDDEN_PRESETS)
     key = params.choice("period", [*keys, "custom"])
+    if "period" in params.errors:  # name the presets offered, not the hidden ones
+        unknown = params.errors["period"].split(";")[0]
+        offered = ", ".join(k for k, _ in PRESETS)
+        params.errors["period"] = f"{unknown}; use one of {offered}, or give start and end."
     compare = params.choice("compare", dict(COMPARISONS)) or "previous"
     start, end = params.date("start"), params.date("end")
     if start is None and end is None and key != "custom":
