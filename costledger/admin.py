@@ -1,11 +1,9 @@
 from datetime import timedelta
 
 from django.contrib import admin
-from django.utils.html import format_html
 
-from costledger.admin_site import ReadOnlyLedgerAdmin
+from costledger.admin_site import ReadOnlyLedgerAdmin, money_cell
 from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot
-from costledger.money import round_money
 from costledger.providers import provider_name
 
 
@@ -38,10 +36,7 @@ class CostEntryAdmin(ReadOnlyLedgerAdmin):
 
     @admin.display(description="Billed cost", ordering="billed_cost")
     def cost_display(self, obj):
-        amount = obj.billed_cost.normalize()
-        if amount == round_money(amount, obj.currency):
-            amount = round_money(amount, obj.currency)
-        return format_html("{}\u00a0{}", f"{amount:,f}", obj.currency)
+        return money_cell(obj.billed_cost, obj.currency)
 
 
 @admin.register(MetricSample)
@@ -56,14 +51,26 @@ class RevenueSnapshotAdmin(ReadOnlyLedgerAdmin):
     list_display = (
         "day",
         "currency",
-        "mrr",
+        "mrr_display",
         "active_subscriptions",
         "trialing_subscriptions",
-        "new_mrr",
-        "churned_mrr",
+        "new_mrr_display",
+        "churned_mrr_display",
     )
     list_filter = ("currency",)
     date_hierarchy = "day"
+
+    @admin.display(description="MRR", ordering="mrr")
+    def mrr_display(self, obj):
+        return money_cell(obj.mrr, obj.currency)
+
+    @admin.display(description="New MRR", ordering="new_mrr")
+    def new_mrr_display(self, obj):
+        return money_cell(obj.new_mrr, obj.currency)
+
+    @admin.display(description="Churned MRR", ordering="churned_mrr")
+    def churned_mrr_display(self, obj):
+        return money_cell(obj.churned_mrr, obj.currency)
 
 
 @admin.register(ExchangeRate)

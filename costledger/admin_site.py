@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
@@ -9,8 +10,10 @@ from django.db import DataError, models, transaction
 from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from costledger.models import CostEntry
+from costledger.money import exact_text, plain_text, round_money
 from costledger.validators import json_text_load, validate_text
 
 # What a list filter, the date hierarchy or the database raises for a parameter value it cannot
@@ -57,11 +60,37 @@ class UnreadableTextRefused:
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
         if formfield is not None and isinstance(db_field, models.CharField | models.TextField):
             formfield.validators.append(validate_text)
+        if isinstance(formfield, forms.DecimalField):
+            formfield.widget = DecimalInput(attrs=formfield.widget.attrs)
         if isinstance(formfield, forms.DateField):
             # ISO only: 11/01/2026 is November 1st to some and January 11th to others.
             formfield.input_formats = ["%Y-%m-%d"]
             formfield.error_messages["invalid"] = "Enter the date as YYYY-MM-DD, e.g. 2026-11-01."
         return formfield
+
+
+class DecimalInput(forms.NumberInput):
+    """A stored amount shown for editing as 25.00, not as its column's 25.0000000000."""
+
+    def format_value(self, value):
+        if isinstance(value, Decimal) and value.is_finite():
+            return plain_text(value)
+        return super().format_value(value)
+
+
+def money_cell(amount: Decimal | None, currency: str) -> str:
+    """An amount in an admin list: to the currency's minor unit with thousands separators,
+    the exact stored value on hover (exports and the API keep it)."""
+    if amount is None:
+        return "—"
+    rounded = f"{round_money(amount, currency):,}"
+    return format_html(
+        '<span title="exact: {} {}">{}\u00a0{}</span>',
+        exact_text(amount, currency),
+        currency,
+        rounded,
+        currency,
+    )
 
 
 class ReadOnlyLedgerAdmin(admin.ModelAdmin):

@@ -80,9 +80,24 @@ def split_evenly(amount: Decimal, currency: str, parts: int) -> list[Decimal]:
     return [sign * (share + (1 if i < left_over else 0)) * quantum for i in range(parts)]
 
 
-def exact_text(amount: Decimal | None) -> str:
+def exact_text(amount: Decimal | None, currency: str) -> str:
     """An amount as stored, for lists of small sums (one request's cost): every significant
-    digit, no trailing zeros, thousands separators: 0.0075, 14,396, 1,234.5."""
+    digit and at least the currency's minor unit, thousands separators: 0.0075, 14,396.00,
+    1,234.50."""
     if amount is None:
         return "—"
-    return f"{amount.normalize():,f}"
+    return f"{_at_least_minor(amount, currency):,f}"
+
+
+def plain_text(amount: Decimal, currency: str | None = None) -> str:
+    """An amount as a form shows it for editing: exact, no separators, no trailing zeros past
+    the minor unit (two places without a currency): 25.00, not 25.0000."""
+    return f"{_at_least_minor(amount, currency):f}"
+
+
+def _at_least_minor(amount: Decimal, currency: str | None) -> Decimal:
+    places = minor_unit(currency) if currency and is_currency(currency) else 2
+    exact = amount.normalize()
+    if exact.as_tuple().exponent > -places:  # fewer places than the minor unit: pad
+        return exact.quantize(Decimal(1).scaleb(-places))
+    return exact

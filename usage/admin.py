@@ -20,7 +20,7 @@ from usage.models import (
     UsageUser,
 )
 from usage.pages import LlmUnpriced
-from usage.selectors import unpriced_sums
+from usage.selectors import LLM_CURRENCY, unpriced_sums
 
 admin.site.register_page("llm-unpriced/", LlmUnpriced, "llm_unpriced")
 admin.site.register_report(
@@ -43,7 +43,7 @@ admin.site.register_notice(_unpriced_notice)
 @admin.display(description="Cost (USD)", ordering="cost")
 def cost_exact(obj) -> str:
     """The exact cost, readable: 0.0075 rather than 0.0075000000 (a cent would round it away)."""
-    return exact_text(obj.cost)
+    return exact_text(obj.cost, LLM_CURRENCY)
 
 
 @admin.register(LlmUsageDaily)

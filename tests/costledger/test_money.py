@@ -59,9 +59,11 @@ def test_amounts_are_shown_readable_exact_or_to_the_minor_unit():
     from costledger.money import exact_text
     from costledger.templatetags.ledger import money
 
-    assert exact_text(Decimal("0.0075000000")) == "0.0075"
-    assert exact_text(Decimal("14396.0000000000")) == "14,396"
-    assert exact_text(Decimal("1234.5000")) == "1,234.5"
-    assert exact_text(None) == "—"
+    assert exact_text(Decimal("0.0075000000"), "USD") == "0.0075"
+    assert exact_text(Decimal("14396.0000000000"), "USD") == "14,396.00"
+    assert exact_text(Decimal("1234.5000"), "USD") == "1,234.50"
+    assert exact_text(Decimal("1234.5000"), "JPY") == "1,234.5"  # every stored digit
+    assert exact_text(Decimal("1200"), "JPY") == "1,200"
+    assert exact_text(None, "USD") == "—"
     assert money("14011.07", "USD") == "14,011.07"
     assert money(Decimal("1234.5"), "JPY") == "1,235"
