@@ -17,9 +17,14 @@ from reports.periods import period_read
 @require_GET
 @api_auth("costledger.view_costentry")
 def infrastructure_costs(request):
-    """Effective cost per day and provider, in the reporting currency."""
+    """Effective cost per day and provider, in the reporting currency, over `start`/`end` (by
+    default the last 30 days) or a report preset (`period=last_month`)."""
     params = QueryParams(request.GET)
-    start, end = params.date_range()
+    if "period" in request.GET:  # the reports' presets; compare= has no meaning here
+        period = period_read(params)
+        start, end = period.start, period.end
+    else:
+        start, end = params.date_range()
     categories = params.names("category", allowed=Category.values)
     providers = params.names("provider")
     if params.errors:
