@@ -191,11 +191,11 @@
           }, partialStyle(buckets.partial, COLORS.blue)),
           {
             type: "bar", label: "New MRR", data: chart.new_mrr.map(plotted), yAxisID: "moves",
-            backgroundColor: translucent(COLORS.green, 0.7), stack: "moves", order: 2,
+            backgroundColor: translucent(COLORS.green, 0.4), stack: "moves", order: 2, barPercentage: 0.5,
           },
           {
             type: "bar", label: "Churned MRR", data: lost.map(plotted), yAxisID: "moves",
-            backgroundColor: translucent(COLORS.vermillion, 0.7), stack: "moves", order: 2,
+            backgroundColor: translucent(COLORS.vermillion, 0.4), stack: "moves", order: 2, barPercentage: 0.5,
           },
         ],
       },
@@ -205,7 +205,7 @@
         scales: {
           x: { stacked: true, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
           mrr: Object.assign(moneyAxis(`MRR (${currency})`, currency), { position: "left" }),
-          moves: Object.assign(moneyAxis(`MRR won and lost ${buckets.description}`, currency), {
+          moves: Object.assign(moneyAxis(`Won / lost per ${buckets.unit} (${currency})`, currency), {
             position: "right", stacked: true, grid: { drawOnChartArea: false },
           }),
         },
