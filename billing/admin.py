@@ -25,6 +25,7 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
         "entered_by",
         "attachment_link",
     )
+    list_display_links = ("provider", "invoice_number")  # the number is what people look for
     list_filter = ("provider", "kind", "currency")
     search_fields = ("invoice_number", "notes")
     date_hierarchy = "period_start"
