@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
+from billing.forms import ProviderInvoiceForm
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_delete, provider_invoice_save
 from costledger.money import round_money
@@ -14,6 +15,7 @@ from costledger.money import round_money
 
 @admin.register(ProviderInvoice)
 class ProviderInvoiceAdmin(SimpleHistoryAdmin):
+    form = ProviderInvoiceForm
     list_display = (
         "provider",
         "invoice_number",
@@ -34,7 +36,16 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
         (None, {"fields": ("provider", "kind", "invoice_number", "invoice_date")}),
         (
             "Period and amount",
-            {"fields": ("period_start", "period_end", "amount", "currency", "overlaps")},
+            {
+                "fields": (
+                    "period_start",
+                    "period_end",
+                    "amount",
+                    "currency",
+                    "overlaps",
+                    "confirm_overlap",
+                )
+            },
         ),
         (None, {"fields": ("notes", "attachment", "entered_by", "created_at", "updated_at")}),
     )
@@ -75,14 +86,23 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Overlapping invoices")
     def overlaps(self, obj):
-        others = obj.overlapping() if obj.pk else []
+        if not obj.pk:
+            return "Checked when you save"
+        others = obj.overlapping()
         if not others:
             return "None"
         return format_html_join(
             mark_safe("<br>"),
-            "{} ({} to {}, {} {})",
+            '<a href="{}">{}</a> ({} to {}, {}\u00a0{})',
             (
-                (o.invoice_number, o.period_start, o.period_end, o.amount, o.currency)
+                (
+                    reverse("admin:billing_providerinvoice_change", args=[o.pk]),
+                    o.invoice_number,
+                    o.period_start,
+                    o.period_end,
+                    f"{round_money(o.amount, o.currency):,}",
+                    o.currency,
+                )
                 for o in others
             ),
         )

@@ -4,6 +4,8 @@ A saved invoice becomes a `manual` cost entry in the ledger (billing/services.py
 every estimate or computed cost for the days it covers.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
@@ -187,13 +189,30 @@ class ProviderInvoice(models.Model):
         return (self.period_end - self.period_start).days + 1
 
     def overlapping(self):
-        """Other invoices of the same provider whose periods share a day with this one."""
-        return (
-            ProviderInvoice.objects.filter(
-                provider=self.provider,
-                period_start__lte=self.period_end,
-                period_end__gte=self.period_start,
-            )
-            .exclude(pk=self.pk)
-            .order_by("period_start")
+        """Other invoices of the same provider and kind whose periods share a day with this one
+        (`provider_invoices_overlapping`)."""
+        return provider_invoices_overlapping(
+            provider=self.provider,
+            kind=self.kind,
+            start=self.period_start,
+            end=self.period_end,
+            exclude_pk=self.pk,
         )
+
+
+def provider_invoices_overlapping(
+    *, provider: str, kind: str, start: date, end: date, exclude_pk: int | None = None
+) -> models.QuerySet:
+    """The invoices of `provider` and `kind` sharing a day with [start, end] (end included).
+
+    Two invoices for the same days both count as cost, so an overlap is either a second bill
+    for something else (an add-on) or the same bill entered twice. A credit note and the
+    invoice it corrects overlap by nature: kinds are compared only with their own kind.
+    """
+    return (
+        ProviderInvoice.objects.filter(
+            provider=provider, kind=kind, period_start__lte=end, period_end__gte=start
+        )
+        .exclude(pk=exclude_pk)
+        .order_by("period_start", "invoice_number")
+    )

@@ -4,6 +4,8 @@ With DEBUG off (the default) SECRET_KEY and ALLOWED_HOSTS must be set, or start-
 message saying so: a production deployment must never run on a development key.
 """
 
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -151,6 +153,16 @@ if not is_currency(REPORTING_CURRENCY):
         f"REPORTING_CURRENCY={REPORTING_CURRENCY!r} is not an ISO 4217 currency code; "
         "set it to the three letters of the currency your reports use, e.g. USD or EUR."
     )
+
+# The LLM reconciliation highlights a provider's month whose computed cost differs from what it
+# billed by more than this percentage of the bill (the page's ?tolerance= overrides it).
+_tolerance = env.str("RECONCILIATION_TOLERANCE_PERCENT", default="5").strip()
+if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", _tolerance) or Decimal(_tolerance) > 100:
+    raise ImproperlyConfigured(
+        f"RECONCILIATION_TOLERANCE_PERCENT={_tolerance!r} is not a percentage: set it to a "
+        "number from 0 to 100 with at most two decimals, e.g. 5 or 2.5."
+    )
+RECONCILIATION_TOLERANCE_PERCENT = Decimal(_tolerance)
 
 # Outside crons and scripts authenticate with `Authorization: Bearer $SYNC_API_TOKEN`.
 # Unset: only staff sessions may call the API.

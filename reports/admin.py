@@ -2,12 +2,35 @@
 
 from django.contrib import admin
 
-from reports import pages
+from reports import downloads, drilldown, focus, pages
 
 admin.site.register_page("business/", pages.BusinessSummaryPage, "business")
 admin.site.register_page("business/csv/<slug:chart>/", pages.BusinessChartCsv, "business_csv")
 admin.site.register_page("costs-by-provider/", pages.CostsByProvider, "costs_by_provider")
 admin.site.register_page("llm-reconciliation/", pages.LlmReconciliation, "llm_reconciliation")
+# Downloads (reports/downloads.py): the same parameters as their page.
+admin.site.register_page("business/xlsx/", downloads.BusinessXlsx, "business_xlsx")
+admin.site.register_page("business/kpis-csv/", downloads.BusinessKpisCsv, "business_kpis_csv")
+admin.site.register_page(
+    "costs-by-provider/csv/", downloads.CostsByProviderCsv, "costs_by_provider_csv"
+)
+admin.site.register_page(
+    "costs-by-provider/xlsx/", downloads.CostsByProviderXlsx, "costs_by_provider_xlsx"
+)
+admin.site.register_page(
+    "llm-reconciliation/csv/", downloads.LlmReconciliationCsv, "llm_reconciliation_csv"
+)
+admin.site.register_page(
+    "llm-reconciliation/xlsx/", downloads.LlmReconciliationXlsx, "llm_reconciliation_xlsx"
+)
+admin.site.register_page("month-end/", downloads.MonthEndPage, "month_end")
+admin.site.register_page("month-end/xlsx/", downloads.MonthEndXlsx, "month_end_xlsx")
+# The cost entries that make a Costs by provider cell: ?provider=&start=&end= (or month=).
+admin.site.register_page("costs-by-provider/cell/", drilldown.CostCell, "cost_cell")
+admin.site.register_page("costs-by-provider/cell/csv/", drilldown.CostCellCsv, "cost_cell_csv")
+admin.site.register_page("costs-by-provider/cell/xlsx/", drilldown.CostCellXlsx, "cost_cell_xlsx")
+# The cost ledger over a report period as a FOCUS 1.2 CSV, for FinOps tools.
+admin.site.register_page("costs-by-provider/focus/", focus.FocusCsv, "focus_csv")
 admin.site.register_report(
     position=10,
     title="Business summary",
@@ -25,4 +48,10 @@ admin.site.register_report(
     title="LLM cost reconciliation",
     url_name="llm_reconciliation",
     text="Computed LLM cost beside what each provider billed",
+)
+admin.site.register_report(
+    position=60,
+    title="Month-end pack",
+    url_name="month_end",
+    text="One XLSX with every report for a month, for the accountant",
 )

@@ -3,7 +3,7 @@ adds them to the admin site."""
 
 import csv
 from datetime import date, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,8 +18,14 @@ from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.query_params import QueryParams
-from costledger.selectors import effective_cost_by_months, llm_reconciliation
+from costledger.selectors import (
+    effective_cost_by_months,
+    llm_reconciliation,
+    llm_reconciliation_total,
+)
 from reports.business_json import business_summary
+from reports.drilldown import cost_cell_url, invoice_overlaps
+from reports.export_links import export_links
 from reports.periods import (
     COMPARISONS,
     PRESETS,
@@ -28,6 +34,7 @@ from reports.periods import (
     period_read,
     period_resolve,
 )
+from reports.reconciliation import DEFINITIONS, tolerance_read
 
 SUMMARY_MONTHS = 6
 
@@ -52,11 +59,15 @@ class CostsByProvider(View):
         period, last_month = self._range(request, this_month)
         costs = effective_cost_by_months(start=period.start, end=period.end)
         currency = costs.currency
+        overlaps = invoice_overlaps(start=period.start, end=period.end)
         rows = [
             {
                 "provider": provider,
                 "name": provider_name(provider),
-                "cells": [self._cell(provider, month, cells.get(month)) for month in costs.months],
+                "cells": [
+                    self._cell(provider, month, cells.get(month), period, overlaps)
+                    for month in costs.months
+                ],
             }
             for provider, cells in sorted(
                 costs.by_provider.items(), key=lambda kv: provider_name(kv[0])
@@ -87,6 +98,11 @@ class CostsByProvider(View):
             else None,
             "reporting_currency": settings.REPORTING_CURRENCY,
             "add_rate_url": reverse("admin:costledger_exchangerate_add"),
+            "exports": [
+                *export_links("costs_by_provider", period_query(period)),
+                ("FOCUS 1.2 CSV", f"{reverse('admin:focus_csv')}?{period_query(period)}"),
+            ],
+            "focus_url": f"{reverse('admin:focus_csv')}?{period_query(period)}",
         }
         return TemplateResponse(request, "admin/reports/costs_by_provider.html", context)
 
@@ -108,18 +124,21 @@ class CostsByProvider(View):
         return period_custom(start=first, end=end, compare="none"), last_month
 
     @staticmethod
-    def _cell(provider, month, cell):
+    def _cell(provider, month, cell, period, overlaps):
         if cell is None:
             return None
         ranked = [s for s in Source if s in cell.sources]
-        entries_url = reverse("admin:costledger_costentry_changelist")
+        # The cell's own days: a month at either end of the range counts only its days in it.
+        first = max(month, period.start)
+        last = min(add_months(month, 1) - timedelta(days=1), period.end)
         return {
             "amount": cell.amount,
             "sources": ranked,
             "unconverted": sorted(cell.unconverted.items()),
-            "url": f"{entries_url}?provider={provider}"
-            f"&charge_period_start__lt={add_months(month, 1).isoformat()}"
-            f"&charge_period_end__gt={month.isoformat()}",
+            "url": cost_cell_url(
+                provider=provider, start=first, end=last, back=period_query(period)
+            ),
+            "overlaps": overlaps.get((provider, month), []),
         }
 
 
@@ -138,11 +157,23 @@ class LlmReconciliation(View):
             first = add_months(this_month, -(SUMMARY_MONTHS - 1))
             last = add_months(this_month, 1) - timedelta(days=1)
             period = period_custom(start=first, end=last, compare="none")
+        tolerance, problem = tolerance_read(request.GET.get("tolerance"))
+        if problem:
+            messages.error(request, f"The {problem}")
+        rows = llm_reconciliation(start=period.start, end=period.end)
+        query = period_query(period)
         context = {
             **self.site.each_context(request),
             "title": "LLM cost reconciliation",
-            "rows": llm_reconciliation(start=period.start, end=period.end),
+            "rows": rows,
+            "lines": [(row, row.beyond(tolerance)) for row in rows],
+            "total": llm_reconciliation_total(rows=rows),
+            "tolerance": tolerance,
+            "definitions": DEFINITIONS,
+            "period_fields": parse_qsl(query),
             **_period_bar(period),
+            "period_keep": [("tolerance", tolerance)],
+            "exports": export_links("llm_reconciliation", f"{query}&tolerance={tolerance}"),
         }
         return TemplateResponse(request, "admin/reports/llm_reconciliation.html", context)
 
@@ -262,6 +293,7 @@ class BusinessSummaryPage(View):
             "title": "Business summary",
             "summary_json": business_summary(period=period),
             "csv_query": period_query(period),
+            "exports": export_links("business", period_query(period)),
         }
         response = TemplateResponse(request, "admin/reports/business.html", context)
         # Charts are drawn by our own static script from json_script data: no inline script.

@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from billing.models import MAX_ATTACHMENT_BYTES, ProviderInvoice
+from billing.services import provider_invoice_save
 from costledger.models import CostEntry, Source
 from costledger.selectors import effective_cost_by_month
 from tests.factories import daily_costs
@@ -257,23 +258,101 @@ def test_attachments_are_served_only_to_who_may_view_invoices(finance_client, cl
     assert client.get(url).status_code == 403
 
 
-def test_an_overlapping_invoice_is_saved_and_the_admin_is_warned(finance_client):
+ADDON = {
+    "invoice_number": "SUPA-ADDON-10",
+    "period_start": "2026-10-15",
+    "period_end": "2026-11-14",
+    "amount": "10.00",
+}
+
+
+def overlap_error(response) -> str:
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "confirm_overlap" in errors, errors
+    return " ".join(errors["confirm_overlap"])
+
+
+def test_an_overlapping_invoice_is_not_saved_before_the_warning_naming_each_is_confirmed(
+    finance_client,
+):
+    finance_client.post(ADD_URL, form())
+    september = ProviderInvoice(
+        provider="supabase", invoice_number="SUPA-SEPT-OCT", invoice_date=date(2026, 10, 20),
+        period_start=date(2026, 9, 20), period_end=date(2026, 10, 19), amount=Decimal("1234.50"),
+    )  # fmt: skip
+    provider_invoice_save(invoice=september)  # entered before the form asked
+    october = ProviderInvoice.objects.get(invoice_number="SUPA-2026-10")
+    late = form(invoice_number="SUPA-LATE", period_start="2026-10-10", period_end="2026-10-20")
+    response = finance_client.post(ADD_URL, late)
+
+    error = overlap_error(response)
+    assert "overlaps 2 other invoices" in error
+    assert "SUPA-SEPT-OCT (2026-09-20 to 2026-10-19, 1,234.50 USD)" in error
+    assert "SUPA-2026-10 (2026-10-01 to 2026-10-31, 25.00 USD)" in error
+    page = response.content.decode()
+    assert 'type="checkbox" name="confirm_overlap"' in page
+    assert f'href="{change_url(september)}"' in page and f'href="{change_url(october)}"' in page
+    assert ProviderInvoice.objects.count() == 2  # nothing saved, no ledger row either
+    assert CostEntry.objects.count() == 2
+
+    response = finance_client.post(ADD_URL, {**late, "confirm_overlap": "on"}, follow=True)
+    assert response.redirect_chain, response.context["adminform"].form.errors
+    assert ProviderInvoice.objects.filter(invoice_number="SUPA-LATE").exists()
+    assert CostEntry.objects.filter(reference="SUPA-LATE", source=Source.MANUAL).exists()
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("overlaps SUPA-SEPT-OCT" in m and "Both count" in m for m in messages), messages
+
+
+def test_moving_an_invoice_onto_another_asks_first_and_changes_nothing_unconfirmed(
+    finance_client,
+):
+    finance_client.post(ADD_URL, form())
+    finance_client.post(
+        ADD_URL, form(invoice_number="SUPA-2026-11", period_start="2026-11-01",
+                      period_end="2026-11-30", amount="30.00")
+    )  # fmt: skip
+    november = ProviderInvoice.objects.get(invoice_number="SUPA-2026-11")
+    moved = form(invoice_number="SUPA-2026-11", period_start="2026-10-25",
+                 period_end="2026-11-30", amount="31.00")  # fmt: skip
+
+    assert "SUPA-2026-10" in overlap_error(finance_client.post(change_url(november), moved))
+    november.refresh_from_db()
+    assert (november.period_start, november.amount) == (date(2026, 11, 1), Decimal("30.00"))
+    assert CostEntry.objects.get(reference="SUPA-2026-11").billed_cost == Decimal("30.00")
+
+    response = finance_client.post(change_url(november), {**moved, "confirm_overlap": "on"})
+    assert response.status_code == 302
+    november.refresh_from_db()
+    assert (november.period_start, november.amount) == (date(2026, 10, 25), Decimal("31.00"))
+    # Its overlap confirmed once, the invoice's notes are corrected without asking again.
+    response = finance_client.post(change_url(november), {**moved, "notes": "add-on months"})
+    assert response.status_code == 302
+    assert ProviderInvoice.objects.get(pk=november.pk).notes == "add-on months"
+
+
+def test_a_credit_note_over_its_invoice_is_no_overlap(finance_client):
     finance_client.post(ADD_URL, form())
     response = finance_client.post(
-        ADD_URL,
-        form(
-            invoice_number="SUPA-ADDON-10",
-            period_start="2026-10-15",
-            period_end="2026-11-14",
-            amount="10.00",
-        ),
-        follow=True,
+        ADD_URL, form(invoice_number="CN-10", kind="credit_note", amount="5.00")
     )
-    messages = [str(m) for m in response.context["messages"]]
-    assert any("overlaps SUPA-2026-10" in m and "Both count" in m for m in messages), messages
+    assert response.status_code == 302
     assert ProviderInvoice.objects.count() == 2
-    invoice = ProviderInvoice.objects.get(invoice_number="SUPA-ADDON-10")
-    assert "SUPA-2026-10" in finance_client.get(change_url(invoice)).content.decode()
+
+
+def test_the_same_invoice_twice_stays_refused_even_confirmed(finance_client):
+    finance_client.post(ADD_URL, form())
+    response = finance_client.post(ADD_URL, {**form(), "confirm_overlap": "on"})
+    assert_refused(response, "invoice_number", "already entered")
+    assert ProviderInvoice.objects.count() == 1
+
+
+def test_viewer_cannot_save_an_overlapping_invoice_confirmed_or_not(finance_client, viewer_user):
+    finance_client.post(ADD_URL, form())
+    finance_client.force_login(viewer_user)
+    for data in (form(**ADDON), {**form(**ADDON), "confirm_overlap": "on"}):
+        assert finance_client.post(ADD_URL, data).status_code == 403
+    assert ProviderInvoice.objects.count() == 1
 
 
 def test_viewer_may_look_but_not_enter_invoices(finance_client, viewer_user):
