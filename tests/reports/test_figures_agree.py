@@ -1,10 +1,15 @@
 """The same figure on every page for the same range: the Business summary's cards, its charts,
-Costs by provider, the JSON APIs, for ranges of every kind (a week, a month to date, a whole
-month, a quarter, twelve months, a custom range cut mid-month)."""
+Costs by provider and its XLSX, each cell's drill-down, the FOCUS export, the JSON APIs, for
+ranges of every kind (a week, a month to date, a whole month, a quarter, twelve months, a custom
+range cut mid-month)."""
 
+import csv
+import io
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
+import openpyxl
 import pytest
 import time_machine
 from django.urls import reverse
@@ -108,6 +113,40 @@ def _agree(name, period, admin_client):
     for category, label in CATEGORIES.items():
         shown = sum((a for a in rows.get(label, []) if a is not None), Decimal(0))
         assert shown == expected[category], (name, category)
+
+    # Its XLSX: the "by category" sheet, every month column added up.
+    book = admin_client.get(reverse("admin:costs_by_provider_xlsx"), query)
+    sheet = openpyxl.load_workbook(io.BytesIO(book.content))["by category"]
+    header = next(r for r in sheet.iter_rows(values_only=True) if r and r[0] == "category")
+    seen = set()
+    for row in sheet.iter_rows(min_row=1, values_only=True):
+        if row[0] in CATEGORIES.values():
+            seen.add(row[0])
+            months = [v for h, v in zip(header, row, strict=False) if h[:2] == "20" and v]
+            category = next(c for c, label in CATEGORIES.items() if label == row[0])
+            shown = sum(Decimal(str(v)) for v in months).quantize(Decimal("0.01"))
+            assert shown == expected[category], (name, category, "xlsx")
+    assert seen == {CATEGORIES[c] for c, amount in expected.items() if amount}, name
+
+    # Each cell opens rows whose counted amounts add up to the cell.
+    drilled = 0
+    for row in page.context["rows"]:
+        for cell in row["cells"]:
+            if cell is None:
+                continue
+            url = urlsplit(cell["url"])
+            drill = admin_client.get(url.path + "?" + url.query)
+            counted = sum((r.counted for r in drill.context["rows"]), Decimal(0))
+            assert counted == drill.context["explanation"].total == cell["amount"], (name, row)
+            drilled += 1
+    assert drilled >= 5, name
+
+    # The FOCUS export: what counts, in the reporting currency, per category.
+    focus = admin_client.get(reverse("admin:focus_csv"), query).content.decode()
+    by_category = dict.fromkeys(CATEGORIES, Decimal(0))
+    for line in csv.DictReader(io.StringIO(focus)):
+        by_category[line["x_Category"]] += Decimal(line["x_EffectiveCostInReportingCurrency"])
+    assert by_category == expected, (name, "focus")
 
     # The JSON APIs
     api = admin_client.get(reverse("api-business-summary"), query | {"compare": "previous"})
