@@ -11,6 +11,7 @@ from importlib import import_module
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import openpyxl
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -130,6 +131,9 @@ def business_data(transactional_db, settings):
         )
     demo_data_load(today=today)
     usage_users_upsert(users={"big-spender": "big.spender@example.com"})
+    # 4M input and 1M output tokens on gpt-4o cost 10 + 10 = 20 USD a request, 60 USD for the
+    # three: twice what the demo's heaviest user costs in 30 days (about 6% of some 6,000
+    # requests at 0.08 USD on average, about 30 USD), so the big spender tops the users.
     noon = datetime.combine(today, time(12), tzinfo=UTC)
     llm_events_record(
         events=[
@@ -139,8 +143,8 @@ def business_data(transactional_db, settings):
                 provider="openai",
                 model="gpt-4o",
                 user_id="big-spender",
-                input_tokens=400_000,
-                output_tokens=100_000,
+                input_tokens=4_000_000,
+                output_tokens=1_000_000,
                 tags={"agent": "support", "conversation_id": f"browser-conv-{n}"},
             )
             for n in range(3)
@@ -354,4 +358,33 @@ def test_an_empty_ledger_shows_what_to_do_instead_of_charts(open_business):
         "error-rates",
     ]:
         assert page.locator(f"#{section} .business-empty:visible").count() == 1, section
+    _no_problems(page, problems)
+
+
+def test_a_cell_opens_rows_adding_up_to_it_and_the_xlsx_equals_the_page(
+    business_data, open_business, live_server
+):
+    """Costs by provider for last month: a cell's drill-down total is the cell; the XLSX the
+    page downloads, opened with openpyxl, holds the page's monthly totals."""
+    page, problems = open_business()
+    page.goto(f"{live_server.url}/admin/costs-by-provider/?period=last_month&compare=none")
+    cell = page.locator("table.ledger-table tbody td.num a").first
+    shown = cell.inner_text()
+    with page.expect_navigation():
+        cell.click()
+    total = page.locator("tr.ledger-total td.num").last.inner_text()
+    assert total.split("+")[0].strip() == shown
+    assert page.locator("tbody tr").count() >= 1
+    page.screenshot(path=OUTPUT / "cost-cell.png", full_page=True)
+
+    page.go_back()
+    page_total = page.locator("tr.ledger-total td.num").first.inner_text().split(" ")[0]
+    with page.expect_download() as download:
+        page.click(".report-exports >> text=XLSX")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    with open(download.value.path(), "rb") as xlsx:
+        book = openpyxl.load_workbook(xlsx)
+    totals = [row for row in book["totals"].iter_rows(values_only=True) if row and isinstance(row[1], (int, float))]  # fmt: skip  # noqa: E501
+    assert len(totals) == 1
+    assert f"{Decimal(str(totals[0][1])).quantize(Decimal('0.01')):,}" == page_total
     _no_problems(page, problems)
