@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from reports import downloads, drilldown, focus, pages
+from reports import downloads, drilldown, focus, pages, user_page
 
 admin.site.register_page("business/", pages.BusinessSummaryPage, "business")
 admin.site.register_page("business/csv/<slug:chart>/", pages.BusinessChartCsv, "business_csv")
@@ -25,6 +25,10 @@ admin.site.register_page(
 )
 admin.site.register_page("month-end/", downloads.MonthEndPage, "month_end")
 admin.site.register_page("month-end/xlsx/", downloads.MonthEndXlsx, "month_end_xlsx")
+# One user's usage: ?user_id=<id> (any characters, "" for usage without one) and the period.
+admin.site.register_page("user-usage/", user_page.UserUsagePage, "user_usage")
+admin.site.register_page("user-usage/csv/<slug:table>/", user_page.UserUsageCsv, "user_usage_csv")
+admin.site.register_page("user-usage/xlsx/", user_page.UserUsageXlsx, "user_usage_xlsx")
 # The cost entries that make a Costs by provider cell: ?provider=&start=&end= (or month=).
 admin.site.register_page("costs-by-provider/cell/", drilldown.CostCell, "cost_cell")
 admin.site.register_page("costs-by-provider/cell/csv/", drilldown.CostCellCsv, "cost_cell_csv")

@@ -20,7 +20,7 @@ from reports.business import (
     llm_projection,
     monthly_llm,
 )
-from reports.periods import Period
+from reports.periods import Period, period_query
 from usage.selectors import LLM_CURRENCY
 
 # The KPI cards, in order: (key, label, hint, the figure of PeriodFigures). The cost categories
@@ -205,8 +205,8 @@ def _mrr_trend(figures: BusinessFigures, buckets: list[BucketFigures]) -> dict:
 
 
 def _top_users(figures: BusinessFigures) -> list[dict]:
-    usage_url = reverse("admin:usage_llmusagedaily_changelist")
-    period = figures.period
+    """Each links to the user's page (reports.user_page) for the same period."""
+    user_page, period = reverse("admin:user_usage"), period_query(figures.period)
     return [
         {
             "user_id": u.user_id,
@@ -214,8 +214,7 @@ def _top_users(figures: BusinessFigures) -> list[dict]:
             "cost": _money(u.cost, LLM_CURRENCY),
             "requests": u.requests,
             "unpriced_requests": u.unpriced_requests,
-            "url": f"{usage_url}?"
-            + urlencode({"user_id": u.user_id, "day__gte": period.start, "day__lte": period.end}),
+            "url": f"{user_page}?{urlencode({'user_id': u.user_id})}&{period}",
         }
         for u in figures.top_users
     ]

@@ -3,7 +3,7 @@ adds them to the admin site."""
 
 import csv
 from datetime import date, timedelta
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,6 +31,7 @@ from reports.periods import (
     PRESETS,
     Period,
     period_custom,
+    period_query,
     period_read,
     period_resolve,
 )
@@ -266,16 +267,6 @@ def business_period(request) -> Period:
     for problem in params.errors.values():
         messages.error(request, f"{problem} Showing {period.label.lower()} instead.")
     return period
-
-
-def period_query(period: Period) -> str:
-    """The query string that asks for `period` again (a preset by its key, a range by its dates),
-    with its comparison."""
-    if period.key == "custom":
-        asked = {"start": period.start.isoformat(), "end": period.end.isoformat()}
-    else:
-        asked = {"period": period.key}
-    return urlencode({**asked, "compare": period.compare_key})
 
 
 class BusinessSummaryPage(View):

@@ -8,6 +8,7 @@ Every report reads its period from the same parameters (`period_read`): `period=
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from django.utils import timezone
 
@@ -143,3 +144,13 @@ def period_read(params: QueryParams, *, today: date | None = None) -> Period:
     else:
         return period_custom(start=start, end=end, compare=compare)
     return period_resolve(today=today, compare=compare)
+
+
+def period_query(period: Period) -> str:
+    """The query string that asks for `period` again (a preset by its key, a range by its dates),
+    with its comparison."""
+    if period.key == "custom":
+        asked = {"start": period.start.isoformat(), "end": period.end.isoformat()}
+    else:
+        asked = {"period": period.key}
+    return urlencode({**asked, "compare": period.compare_key})

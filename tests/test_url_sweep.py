@@ -103,6 +103,9 @@ PAGE_PARAMS = {
     "business": ["period"],
     "business_csv": ["period"],
     "costs_by_provider": ["end"],
+    "user_usage": ["user_id", "period", "start", "end", "compare"],
+    "user_usage_csv": ["user_id", "period"],
+    "user_usage_xlsx": ["user_id", "period"],
     "login": ["next"],
     "autocomplete": ["app_label", "model_name", "field_name", "term", "page"],
 }
@@ -264,6 +267,7 @@ def _path(route: str, world) -> str:
         "app_label": "costledger",
         "model": "llmusageevent",  # the old admin addresses of the models moved to usage
         "chart": "top_users",
+        "table": "models",  # a table of the per-user page
         "url": "no-such-page/",
     }
     # Unnamed groups are django-simple-history's: (object id, version id).

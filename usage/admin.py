@@ -2,9 +2,12 @@
 them), the users' emails, the ingest API keys, the price book (usage/admin_prices.py) and the
 unpriced-usage page with its re-price (usage/pages.py)."""
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from costledger.admin_site import ReadOnlyLedgerAdmin
@@ -46,10 +49,22 @@ def cost_exact(obj) -> str:
     return exact_text(obj.cost, LLM_CURRENCY)
 
 
+@admin.display(description="User id", ordering="user_id")
+def user_link(obj) -> str:
+    """The user id, linking to that user's page (reports adds it to the site by this name)."""
+    try:
+        url = reverse("admin:user_usage")
+    except NoReverseMatch:
+        return obj.user_id
+    return format_html(
+        '<a href="{}?{}">{}</a>', url, urlencode({"user_id": obj.user_id}), obj.user_id or "(none)"
+    )
+
+
 @admin.register(LlmUsageDaily)
 class LlmUsageDailyAdmin(ReadOnlyLedgerAdmin):
     list_display = (
-        "day", "user_id", "provider", "model", "source", "requests", "errors", "input_tokens",
+        "day", user_link, "provider", "model", "source", "requests", "errors", "input_tokens",
         "output_tokens", "cache_read_tokens", "reasoning_tokens", cost_exact, "unpriced_requests",
     )  # fmt: skip
     list_filter = ("source", "provider")

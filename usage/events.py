@@ -164,6 +164,7 @@ WITH batch AS (
 ), costs AS ({sums.usage_entries_upsert("postgresql")}
 ), tagged AS ({sums.tagged("postgresql", tag_keys)}
 ), tag_keys AS ({sums.tag_sums_upsert(per_value=False)}
+), user_tags AS ({sums.tag_sums_upsert(per_value=True, per_user=True)}
 ), tags AS ({sums.tag_sums_upsert(per_value=True)}
     RETURNING day, key, value, (t.xmax = 0) AS created
 ), tags_latest AS ({sums.tags_latest_forward("tags WHERE created")}

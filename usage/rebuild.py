@@ -12,7 +12,13 @@ from django.utils import timezone
 
 from costledger.models import CostEntry, Source
 from usage import sums
-from usage.models import LlmUsageDaily, LlmUsageSource, LlmUsageTagDaily, LlmUsageTagKeyDaily
+from usage.models import (
+    LlmUsageDaily,
+    LlmUsageSource,
+    LlmUsageTagDaily,
+    LlmUsageTagKeyDaily,
+    LlmUsageUserTagDaily,
+)
 from usage.retention import horizon_lock_exclusive, pruned_days_refuse
 
 
@@ -31,6 +37,7 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
     LlmUsageDaily.objects.filter(source=LlmUsageSource.EVENTS, day__in=days).delete()
     LlmUsageTagDaily.objects.filter(day__in=days).delete()
     LlmUsageTagKeyDaily.objects.filter(day__in=days).delete()
+    LlmUsageUserTagDaily.objects.filter(day__in=days).delete()
     CostEntry.objects.filter(
         source=Source.USAGE, reference=sums.EVENTS_REFERENCE, charge_period_start__in=days
     ).delete()
@@ -47,6 +54,7 @@ def llm_usage_rebuild(*, days: Iterable[date]) -> None:
         cursor.execute(new + sums.usage_entries_upsert(dialect), parameters)
         cursor.execute(tagged + sums.tag_sums_upsert(per_value=False), parameters)
         cursor.execute(tagged + sums.tag_sums_upsert(per_value=True), parameters)
+        cursor.execute(tagged + sums.tag_sums_upsert(per_value=True, per_user=True), parameters)
         if dialect == "postgresql":  # the latest day of each tag value (not kept on SQLite)
             rebuilt = f"{sums.TAG_DAILY} WHERE day = ANY(%(days)s)"
             cursor.execute(sums.tags_latest_forward(rebuilt), {"days": days})

@@ -31,6 +31,7 @@ from usage.models import (
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserTagDaily,
 )
 
 
@@ -56,6 +57,8 @@ COUNTED = (
 TOKEN_KINDS = tuple(c.name for c in COUNTED if c.tokens)
 # The tag sums count the requests carrying a tag value, the unpriced ones, and their cost.
 TAG_COUNTED = tuple(c for c in COUNTED if c.name in ("requests", "unpriced_requests"))
+# Not summed per user: a conversation is one user's already (LlmUsageUserTagDaily).
+NOT_PER_USER_TAG = "conversation_id"
 
 EVENTS_REFERENCE = "events"  # the `reference` of the usage cost entries the events write
 DAILY = LlmUsageDaily._meta.db_table
@@ -83,6 +86,7 @@ def parameters(*, now: datetime) -> dict:
         "usage": Source.USAGE.value,
         "reference": EVENTS_REFERENCE,
         "category": Category.LLM.value,
+        "not_per_user_tag": NOT_PER_USER_TAG,
         **{f"tag_key_{i}": key for i, key in enumerate(settings.LLM_TAG_KEYS)},
     }
 
@@ -124,23 +128,29 @@ def usage_entries_upsert(dialect: str) -> str:
 
 
 def tagged(dialect: str, tag_keys: int) -> str:
-    """The (day, key, value, cost) of each tag value of `new` with a key of LLM_TAG_KEYS.
-    Parameters: tag_key_0 ... tag_key_<n-1>."""
+    """The (day, user_id, key, value, cost) of each tag value of `new` with a key of
+    LLM_TAG_KEYS. Parameters: tag_key_0 ... tag_key_<n-1>."""
     keys = ", ".join(f"%(tag_key_{i})s" for i in range(tag_keys)) or "NULL"
     return f"""
-    SELECT day, tag.key AS key, tag.value AS value, cost FROM new {DIALECTS[dialect]["tag_pairs"]}
+    SELECT day, user_id, tag.key AS key, tag.value AS value, cost
+    FROM new {DIALECTS[dialect]["tag_pairs"]}
     WHERE tag.key IN ({keys}) AND tag.value <> ''"""
 
 
-def tag_sums_upsert(*, per_value: bool) -> str:
-    """Add `tagged` to the tag sums per (day, key, value), or per (day, key). Parameters: now."""
-    table = (LlmUsageTagDaily if per_value else LlmUsageTagKeyDaily)._meta.db_table
-    key = "day, key, value" if per_value else "day, key"
+def tag_sums_upsert(*, per_value: bool, per_user: bool = False) -> str:
+    """Add `tagged` to the tag sums per (day, key, value), per (day, key), or per (day, user,
+    key, value) but the conversations (`per_user`). Parameters: now, not_per_user_tag."""
+    if per_user:
+        table, key = LlmUsageUserTagDaily._meta.db_table, "day, user_id, key, value"
+        where = "WHERE key <> %(not_per_user_tag)s"
+    else:
+        table = (LlmUsageTagDaily if per_value else LlmUsageTagKeyDaily)._meta.db_table
+        key, where = ("day, key, value" if per_value else "day, key"), ""
     names = [c.name for c in TAG_COUNTED]
     return f"""
     INSERT INTO {table} AS t ({key}, {", ".join(names)}, cost, updated_at)
     SELECT {key}, {", ".join(c.of_events for c in TAG_COUNTED)}, coalesce(sum(cost), 0), %(now)s
-    FROM tagged GROUP BY {key} ORDER BY {key}
+    FROM tagged {where} GROUP BY {key} ORDER BY {key}
     ON CONFLICT ({key}) DO UPDATE SET {_added(names)}, cost = t.cost + EXCLUDED.cost,
         updated_at = EXCLUDED.updated_at"""
 

@@ -255,7 +255,7 @@
                 const unpriced = user.unpriced_requests ? `, ${user.unpriced_requests} unpriced` : "";
                 return `${moneyLabel(user.cost, currency)} (${user.requests} requests${unpriced})`;
               },
-              footer: () => "Click to see this user's usage",
+              footer: () => "Click to open this user's page",
             },
           },
         },

@@ -200,7 +200,9 @@ def test_top_users_token_efficiency_error_rates_and_unit_economics(ledger, usage
     assert [(u["user_id"], u["cost"], u["requests"]) for u in summary["top_users"]] == [
         ("u1", "7.00", 2), ("u2", "3.50", 1),
     ]  # fmt: skip
-    assert summary["top_users"][0]["url"].startswith("/admin/usage/llmusagedaily/?user_id=u1")
+    assert (
+        summary["top_users"][0]["url"] == "/admin/user-usage/?user_id=u1&period=7d&compare=previous"
+    )
     assert summary["token_efficiency"] == [
         {
             "provider": "openai",

@@ -27,6 +27,7 @@ from usage.models import (
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserTagDaily,
 )
 from usage.rebuild import llm_usage_rebuild
 from usage.retention import DaysPruned, horizon_lock_shared, llm_events_prune
@@ -36,6 +37,7 @@ TODAY = date(2026, 11, 21)
 SUMS = [
     LlmUsageDaily, LlmUsageModelDaily, LlmUsageUserDaily, LlmUsageUserMonth, LlmUsageUserLatest,
     LlmUsageTagDaily, LlmUsageTagKeyDaily, LlmUsageTagLatest, LlmUsageTagLatestCount, CostEntry,
+    LlmUsageUserTagDaily,
 ]  # fmt: skip
 
 

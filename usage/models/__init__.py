@@ -17,11 +17,12 @@ from usage.models.sums import (
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserTagDaily,
 )
 
 __all__ = [
     "CostSource", "IngestKey", "LlmUsageDaily", "LlmUsageEvent", "LlmUsageModelDaily",
     "LlmUsagePruning", "LlmUsageSource", "LlmUsageTagDaily", "LlmUsageTagKeyDaily",
     "LlmUsageTagLatest", "LlmUsageTagLatestCount", "LlmUsageUserDaily", "LlmUsageUserLatest",
-    "LlmUsageUserMonth", "ModelPrice", "PriceSource", "UsageUser",
+    "LlmUsageUserMonth", "LlmUsageUserTagDaily", "ModelPrice", "PriceSource", "UsageUser",
 ]  # fmt: skip

@@ -83,6 +83,38 @@ class LlmUsageTagDaily(models.Model):
         return f"{self.day} {self.key}={self.value}"
 
 
+class LlmUsageUserTagDaily(models.Model):
+    """Ingested LLM usage per day, user and tag value, for the tags named in LLM_TAG_KEYS but
+    `conversation_id`: what a user's page reads (their cost per agent, per feature). A
+    conversation belongs to one user already, and would add a row per conversation and day.
+
+    Written with LlmUsageTagDaily, by the ingest statement and the rebuild (usage.sums), on
+    both databases. Day first, as the other per-user sums: ingest writes today's rows, and a
+    user's range is read with one index probe per day (usage.user_usage)."""
+
+    day = models.DateField()
+    user_id = models.CharField(max_length=200, blank=True)
+    key = models.CharField(max_length=64)
+    value = models.CharField(max_length=200)
+    requests = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    unpriced_requests = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "costledger_llmusageusertagdaily"
+        verbose_name = "LLM usage per user and tag (daily)"
+        verbose_name_plural = "LLM usage per user and tag (daily)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "user_id", "key", "value"], name="llm_usage_user_tag_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.user_id or '-'} {self.key}={self.value}"
+
+
 class LlmUsageModelDaily(models.Model):
     """LlmUsageDaily summed over users: per day, provider, model and source. What the
     per-model and per-provider figures and the monthly totals read (a dozen rows a day instead
