@@ -3,6 +3,15 @@
 Everything is derived from the day and the provider with a seeded random generator, and written
 through the ledger's upserts, so loading it twice on the same day changes nothing. Every row is
 tagged {"demo": true}; demo invoices are numbered DEMO-... and say so in their notes.
+
+The figures tell one story, as the pages read it:
+- the LLM providers bill (`api` rows) what the logged requests cost at the price book (`usage`
+  rows, computed at ingest) plus the little traffic no one logged: 1-5% more, varying by
+  provider and month, now and then a little less (a credit). Reconciliation is a few % apart.
+- the users' LLM costs are the requests' costs, so they add up to the LLM usage total. Only the
+  in-house model is left out of both: it has no price and no provider bills it.
+- Supabase and Weaviate, which have no billing API, have an invoice for every month before this
+  one (not billed yet), close to what the estimates said.
 """
 
 import random
@@ -23,6 +32,8 @@ from costledger.services import (
     revenue_snapshots_upsert,
 )
 from usage.events import UsageEvent, llm_events_record
+from usage.pricing import model_prices_load, price_book_load
+from usage.sums import EVENTS_REFERENCE
 from usage.users import usage_users_upsert
 
 DEMO_TAGS = {"demo": True}
@@ -47,17 +58,9 @@ DAILY_CHARGES = [
     DailyCharge("weaviate", "Serverless cloud (estimate)", Source.ESTIMATE, Decimal("95.00")),
     DailyCharge("twilio", "totalprice", Source.API, Decimal("41.00"), "messages"),
     DailyCharge("stripe", "Processing fees", Source.API, Decimal("186.00")),
-    DailyCharge("openai", "gpt-4o", Source.API, Decimal("640.00"), "tokens"),
-    DailyCharge("openai", "gpt-4o-mini", Source.API, Decimal("95.00"), "tokens"),
-    DailyCharge("anthropic", "claude-sonnet-4-5", Source.API, Decimal("520.00"), "tokens"),
-    DailyCharge("anthropic", "claude-haiku-4-5", Source.API, Decimal("48.00"), "tokens"),
-    DailyCharge("openrouter", "meta-llama/llama-3.3-70b-instruct", Source.API, Decimal("36.00")),
-]
+]  # the LLM providers' bills follow the requests: `_llm_bills`
 
-# Months (counted back from the current one) whose invoices the demo admin has entered: the
-# older months carry invoices, the last full month and the current one still show estimates.
-INVOICED_MONTHS_BACK = (5, 4, 3, 2)
-INVOICE_AMOUNTS = {"supabase": Decimal("25.00"), "weaviate": Decimal("89.00")}
+DEMO_MONTHS = 6  # the current month and the five before it
 
 
 def _rng(*parts) -> random.Random:
@@ -83,13 +86,16 @@ def _subscriptions(day: date) -> int:
     return max(220 + (day - GROWTH_ANCHOR).days * 4 // 5, 20)
 
 
+def _daily_amount(charge: DailyCharge, day: date) -> Decimal:
+    noise = _noise(_rng(charge.provider, charge.service, day), 12)
+    return (charge.monthly / 30 * _growth(day) * noise).quantize(Decimal("0.000001"))
+
+
 def _cost_entries(start: date, end: date) -> list[CostEntry]:
     entries = []
     for day in days_between(start, end - timedelta(days=1)):
-        growth = _growth(day)
         for charge in DAILY_CHARGES:
-            noise = _noise(_rng(charge.provider, charge.service, day), 12)
-            daily = (charge.monthly / 30 * growth * noise).quantize(Decimal("0.000001"))
+            daily = _daily_amount(charge, day)
             entries.append(
                 CostEntry(
                     provider=charge.provider,
@@ -161,13 +167,28 @@ def _revenue(start: date, end: date) -> list[RevenueSnapshot]:
     return snapshots
 
 
+# The providers without a billing API: the ledger estimates them, and an admin enters their
+# monthly invoice, which supersedes the estimate.
+INVOICED = [charge for charge in DAILY_CHARGES if charge.source == Source.ESTIMATE]
+
+
+def _invoice_amount(charge: DailyCharge, month: date) -> Decimal:
+    """The month's bill: what the estimates said, give or take 6% (an estimate from resource
+    counts is close, never exact)."""
+    days = days_between(month, add_months(month, 1) - timedelta(days=1))
+    estimated = sum((_daily_amount(charge, day) for day in days), Decimal(0))
+    return (estimated * _noise(_rng("invoice", charge.provider, month), 6)).quantize(CENT)
+
+
 def _invoices(this_month: date) -> int:
+    """An invoice for every month of the demo before this one, which is not billed yet."""
     written = 0
-    for months_back in INVOICED_MONTHS_BACK:
+    for months_back in range(DEMO_MONTHS - 1, 0, -1):
         month = add_months(this_month, -months_back)
         last_day = add_months(month, 1) - timedelta(days=1)
-        for provider, base in INVOICE_AMOUNTS.items():
-            amount = (base * _noise(_rng("invoice", provider, month), 8)).quantize(CENT)
+        for charge in INVOICED:
+            provider = charge.provider
+            amount = _invoice_amount(charge, month)
             number = f"DEMO-{provider.upper()}-{month:%Y-%m}"
             values = {
                 "kind": "invoice",
@@ -191,20 +212,28 @@ def _invoices(this_month: date) -> int:
     return written
 
 
+# What the app's requests look like: (provider, model, share of the requests, typical uncached
+# prompt tokens, typical completion tokens). Agents send long contexts, as much again read from
+# the cache, well within each model's context window.
 DEMO_MODELS = [
-    ("openai", "gpt-4o", 1400, 420),
-    ("openai", "gpt-4o-mini", 2100, 380),
-    ("anthropic", "claude-sonnet-4-5", 1800, 600),
-    ("anthropic", "claude-haiku-4-5", 900, 200),
-    ("openrouter", "meta-llama/llama-3.3-70b-instruct", 1200, 300),
+    ("openai", "gpt-4o", 3, 24_000, 2_000),
+    ("openai", "gpt-4o-mini", 2, 8_000, 800),
+    ("anthropic", "claude-sonnet-4-5", 3, 24_000, 2_000),
+    ("anthropic", "claude-haiku-4-5", 1, 8_000, 800),
+    ("openrouter", "meta-llama/llama-3.3-70b-instruct", 2, 20_000, 1_000),
 ]
-DEMO_USERS = 120
-DEMO_EVENTS_PER_DAY = 110
+MODEL_DRAWS = [model for model in DEMO_MODELS for _ in range(model[2])]  # each by its share
+DEMO_USERS = 300  # of the 360 to 490 subscriptions the demo grows through: most use the AI
+DEMO_EVENTS_PER_DAY = 140
+# A reranker we run on our own servers: the price book has no price for it (it shows as
+# unpriced) and no provider bills it, so it is in neither the users' costs nor the LLM bills.
+IN_HOUSE = ("other", "in-house-reranker-v2")
 
 
 def _usage_events(start: date, end: date) -> list[UsageEvent]:
     """Requests of DEMO_USERS users (a few heavy, many light), with cache and reasoning tokens,
-    some errors, agent/feature/conversation tags, and a handful on a model without a price."""
+    some errors, agent/feature/conversation tags, and a handful on the in-house model. Every
+    request has a user: the users' costs add up to the LLM usage total."""
     events, now = [], timezone.now()
     for day in days_between(start, end - timedelta(days=1)):
         rng = _rng("llm", day)
@@ -215,10 +244,12 @@ def _usage_events(start: date, end: date) -> list[UsageEvent]:
         count = int(DEMO_EVENTS_PER_DAY * _growth(day))
         for i in range(count):
             user = int(DEMO_USERS * rng.random() ** 2)  # heavy users first
-            provider, model, prompt, completion = DEMO_MODELS[rng.randrange(len(DEMO_MODELS))]
+            provider, model, _, prompt, completion = rng.choice(MODEL_DRAWS)
             if i == 0 and day.day % 9 == 0:
-                provider, model = "other", "in-house-reranker-v2"  # no price: shows as unpriced
-            second = rng.randrange(seconds)
+                provider, model = IN_HOUSE
+            # One draw whatever `seconds` is, so a request's tokens never depend on the time
+            # of day the demo is loaded.
+            second = int(rng.random() * seconds)
             events.append(
                 UsageEvent(
                     event_id=f"demo-{day}-{i}",
@@ -227,9 +258,9 @@ def _usage_events(start: date, end: date) -> list[UsageEvent]:
                     provider=provider,
                     model=model,
                     input_tokens=rng.randrange(prompt // 2, prompt * 2),
-                    cache_read_tokens=rng.randrange(0, prompt),
+                    cache_read_tokens=rng.randrange(0, prompt * 2),
                     output_tokens=rng.randrange(completion // 2, completion * 2),
-                    reasoning_tokens=rng.randrange(0, 400) if model == "claude-sonnet-4-5" else 0,
+                    reasoning_tokens=rng.randrange(0, 2000) if model == "claude-sonnet-4-5" else 0,
                     is_error=rng.random() < 0.02,
                     latency_ms=rng.randrange(400, 9000),
                     tags={
@@ -243,7 +274,17 @@ def _usage_events(start: date, end: date) -> list[UsageEvent]:
     return events
 
 
+def _price_book_ready(day: date) -> None:
+    """Load the package's price book (as `manage.py load_prices` does) when it has no price for
+    a demo model: unpriced requests would leave the LLM bills nothing to follow."""
+    pairs = {(provider, model) for provider, model, *_ in DEMO_MODELS}
+    book = price_book_load(pairs=pairs, until=day)
+    if any(book.price_for(provider, model, day) is None for provider, model in pairs):
+        model_prices_load()
+
+
 def _llm_usage(start: date, end: date) -> int:
+    _price_book_ready(start)
     usage_users_upsert(
         users={f"demo-user-{n:03d}": f"user{n:03d}@demo.example" for n in range(DEMO_USERS)}
     )
@@ -255,15 +296,70 @@ def _llm_usage(start: date, end: date) -> int:
     return accepted
 
 
+# The providers that bill LLM usage through a billing API (their collectors write `api` rows).
+LLM_BILLING = ("openai", "anthropic", "openrouter")
+
+
+def _unlogged_share(provider: str, month: date) -> Decimal:
+    """How much more than the logged requests' cost a provider bills in a month: traffic the app
+    never logged (the playground, evals, retries), 1.2% to 4%; one month in six a little less
+    (a credit, a price cut the price book has not caught up with)."""
+    rng = _rng("unlogged", provider, month)
+    if rng.random() < 1 / 6:
+        return Decimal(-rng.randint(110, 150)) / Decimal(10_000)
+    return Decimal(rng.randint(120, 400)) / Decimal(10_000)
+
+
+def _llm_bills(start: date, end: date) -> list[CostEntry]:
+    """What each LLM provider billed per model and day: the day's `usage` cost (the logged
+    requests at the price book, as ingest computed it) plus the month's unlogged share, give or
+    take a quarter of it from day to day (so any days of a month stay 0.8% to 5% apart).
+
+    Read from the stored usage rows rather than recomputed from the requests: the bills follow
+    what reconciliation compares them with, whatever the price book was when they were stored.
+    """
+    computed = CostEntry.objects.filter(
+        source=Source.USAGE,
+        reference=EVENTS_REFERENCE,
+        provider__in=LLM_BILLING,
+        charge_period_start__gte=start,
+        charge_period_start__lt=end,
+    ).values_list("provider", "service", "charge_period_start", "billed_cost", "quantity")
+    entries = []
+    for provider, model, day, cost, tokens in computed:
+        jitter = _noise(_rng("unlogged", provider, model, day), 25)
+        billed = 1 + _unlogged_share(provider, month_start(day)) * jitter
+        entries.append(
+            CostEntry(
+                provider=provider,
+                service=model,
+                category=provider_category(provider),
+                charge_period_start=day,
+                charge_period_end=day + timedelta(days=1),
+                billed_cost=(cost * billed).quantize(Decimal("0.000001")),
+                currency="USD",
+                quantity=(tokens * billed).quantize(Decimal(1)),
+                unit="tokens",
+                source=Source.API,
+                reference="demo",
+                tags=DEMO_TAGS,
+            )
+        )
+    return entries
+
+
 def demo_data_load(*, today: date) -> dict[str, int]:
     """Load demo data for the current month and the five before it, up to and including today."""
     this_month = month_start(today)
-    start = add_months(this_month, -5)
+    start = add_months(this_month, -(DEMO_MONTHS - 1))
     end = today + timedelta(days=1)
-    return {
+    counts = {
         "cost entries": cost_entries_upsert(entries=_cost_entries(start, end)),
         "metric samples": metric_samples_upsert(samples=_metric_samples(start, end)),
         "revenue snapshots": revenue_snapshots_upsert(snapshots=_revenue(start, end)),
         "invoices written": _invoices(this_month),
         "LLM usage events added": _llm_usage(start, end),
     }
+    # After the usage: the bills follow the requests' stored costs.
+    counts["cost entries"] += cost_entries_upsert(entries=_llm_bills(start, end))
+    return counts

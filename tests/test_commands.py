@@ -43,11 +43,13 @@ def test_seed_demo_fills_six_months_for_every_provider_and_twice_changes_nothing
     assert set(CostEntry.objects.values_list("provider", flat=True)) == set(PROVIDERS) - {"other"}
     days = CostEntry.objects.dates("charge_period_start", "day")
     assert (days.first().isoformat(), days.last().isoformat()) == ("2026-06-01", "2026-11-21")
-    assert set(CostEntry.objects.values_list("source", flat=True)) == {"api", "estimate", "manual"}
-    assert ProviderInvoice.objects.filter(invoice_number__startswith="DEMO-").count() == 8
-    assert all(
+    sources = {"api", "estimate", "manual", "usage"}
+    assert set(CostEntry.objects.values_list("source", flat=True)) == sources
+    # Supabase and Weaviate, for each month from June to October (November is not billed yet).
+    assert ProviderInvoice.objects.filter(invoice_number__startswith="DEMO-").count() == 10
+    assert all(  # the usage rows are the demo requests' sums (the requests carry the tag)
         tags.get("demo") or tags.get("provider_invoice_id")
-        for tags in CostEntry.objects.values_list("tags", flat=True)
+        for tags in CostEntry.objects.exclude(source="usage").values_list("tags", flat=True)
     )
     assert RevenueSnapshot.objects.count() == 174
 

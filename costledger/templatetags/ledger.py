@@ -1,6 +1,9 @@
 from decimal import Decimal
 
 from django import template
+from django.contrib.admin.utils import label_for_field
+from django.forms.utils import pretty_name
+from django.utils.text import capfirst
 
 from costledger.models import Source
 from costledger.money import round_money
@@ -35,3 +38,13 @@ def index(values, position: int):
         return values[position]
     except (IndexError, TypeError, KeyError):
         return None
+
+
+@register.filter
+def field_label(name: str, opts) -> str:
+    """How the admin heads a column of the model `opts` describes: its field's verbose name
+    ("Period start" for period_start), or a method's description; else the name in words."""
+    try:
+        return capfirst(label_for_field(name, opts.model))
+    except AttributeError:  # an attribute of the admin, not of the model
+        return pretty_name(name)

@@ -7,8 +7,11 @@ from demo.data import demo_data_load
 
 class Command(BaseCommand):
     help = (
-        "Load six months of clearly-labelled demo data (costs for every provider, estimates, "
-        "a few invoices, MRR, metric samples). Running it again the same day changes nothing."
+        "Load six months of clearly-labelled demo data: LLM requests priced with the price book "
+        "(loaded from genai-prices first if it has no price for the demo's models) and the LLM "
+        "providers' bills a few % above them, costs for every other provider, estimates and an "
+        "invoice for every past month where there is no billing API, MRR, metric samples. "
+        "Running it again the same day changes nothing."
     )
 
     def handle(self, *args, **options):
