@@ -1,7 +1,6 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -11,8 +10,15 @@ from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import PeriodicTask
 
 from collectors.engine import SyncAlreadyRunning
-from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
-from collectors.selectors import collector_health
+from collectors.models import FINISHED, CollectorRun, RunStatus, SyncRun, Trigger
+from collectors.pages import ProvidersPage
+from collectors.selectors import (
+    SYNC_RUN_STATES,
+    collector_health,
+    collectors_configured,
+    sync_run_state,
+    sync_runs_counted,
+)
 from collectors.services import sync_all_start
 from costledger.validators import json_text_load, validate_ledger_day, validate_text
 
@@ -22,6 +28,7 @@ STATUS_COLOURS = {
     RunStatus.FAILED: "#b71c1c",
     RunStatus.RUNNING: "#1565c0",
     RunStatus.PENDING: "#757575",
+    "partly_failed": "#c43e00",
 }
 
 
@@ -67,6 +74,24 @@ admin.site.register_report(
     url_name="collectors_health",
     text="Last successful sync of each collector; stale ones flagged",
 )
+admin.site.register_page("providers/", ProvidersPage, "collectors_providers")
+admin.site.register_report(
+    position=55,
+    title="Providers",
+    url_name="collectors_providers",
+    text="Every collector: configured or not, the variables it reads, last success; "
+    "test a connection",
+)
+
+
+def sync_run_badge(run: SyncRun):
+    """The run's state (OK, partly failed, failed, skipped: nothing ran...) from its counts."""
+    state = sync_run_state(status=run.status, ok=run.ok, failed=run.failed)
+    return format_html(
+        '<strong style="color: {}">{}</strong>',
+        STATUS_COLOURS.get(state, "inherit"),
+        SYNC_RUN_STATES[state],
+    )
 
 
 @admin.register(SyncRun)
@@ -84,9 +109,11 @@ class SyncRunAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "trigger")
     inlines = [CollectorRunInline]
-    readonly_fields = (
+    # The state from the counts in place of the stored status (which says only whether
+    # anything failed): listed as fields, or the view page would show both.
+    fields = readonly_fields = (
+        "status_display",
         "trigger",
-        "status",
         "window_start",
         "window_end",
         "started_at",
@@ -98,22 +125,11 @@ class SyncRunAdmin(admin.ModelAdmin):
     change_list_template = "admin/collectors/syncrun/change_list.html"
 
     def get_queryset(self, request):
-        def count(status):
-            return Count("collector_runs", filter=Q(collector_runs__status=status))
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                ok=count(RunStatus.OK),
-                skipped=count(RunStatus.SKIPPED),
-                failed=count(RunStatus.FAILED),
-            )
-        )
+        return sync_runs_counted(super().get_queryset(request))
 
     @admin.display(description="Status", ordering="status")
     def status_display(self, obj):
-        return status_badge(obj.status)
+        return sync_run_badge(obj)
 
     @admin.display(description="Window")
     def window(self, obj):
@@ -179,13 +195,55 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 @require_POST
 def _sync_now(request):
+    configured = collectors_configured()
     try:
         run = sync_all_start(trigger=Trigger.ADMIN, requested_by=request.user.get_username())
     except SyncAlreadyRunning as running:
         messages.warning(request, f"Not started: {running}.")
         return redirect("admin:collectors_syncrun_changelist")
-    messages.success(request, f"{run} started; refresh this page to follow it.")
+    messages.add_message(request, *_sync_now_message(run, configured=bool(configured)))
     return redirect(reverse("admin:collectors_syncrun_change", args=[run.pk]))
+
+
+# The message level of a finished run's state.
+STATE_LEVELS = {
+    "ok": messages.SUCCESS,
+    "partly_failed": messages.WARNING,
+    "failed": messages.ERROR,
+    "skipped": messages.WARNING,
+}
+
+
+def _sync_now_message(run: SyncRun, *, configured: bool):
+    """(level, message) for the run Sync now started, and plainly so when nothing is
+    configured (never "OK" then: every collector was skipped)."""
+    level, outcome = _run_outcome(run)
+    if configured:
+        return level, outcome
+    return messages.WARNING, format_html(
+        "Nothing is configured yet: set the variables of a collector in the environment (.env; "
+        'see .env.example) and restart — the <a href="{}">Providers page</a> lists each '
+        "collector's variables. {}",
+        reverse("admin:collectors_providers"),
+        outcome,
+    )
+
+
+def _run_outcome(run: SyncRun) -> tuple[int, str]:
+    """The run's real state: still running (a Celery worker has it), or how it ended (with
+    Celery eager, the quick start, it ran to the end inside the request)."""
+    if run.status not in FINISHED:
+        return messages.INFO, (
+            f"Sync run #{run.pk} started and runs in the background: refresh this page to "
+            "follow it."
+        )
+    counted = sync_runs_counted(SyncRun.objects.filter(pk=run.pk)).get()
+    state = sync_run_state(status=counted.status, ok=counted.ok, failed=counted.failed)
+    return STATE_LEVELS[state], (
+        f"Sync run #{run.pk} finished ({SYNC_RUN_STATES[state].lower()}): {counted.ok} "
+        f"succeeded, {counted.failed} failed, {counted.skipped} skipped (one run per collector "
+        "and day)."
+    )
 
 
 # What beat reads from a task's JSON: the task's args and kwargs, and headers it adds its own to.

@@ -215,12 +215,20 @@ def sync_run_finish_if_done(*, sync_run_id: int) -> bool:
     runs = CollectorRun.objects.filter(sync_run_id=sync_run_id)
     if runs.exclude(status__in=FINISHED).exists():
         return False
-    status = RunStatus.FAILED if runs.filter(status=RunStatus.FAILED).exists() else RunStatus.OK
+    status = _sync_run_status(set(runs.order_by().values_list("status", flat=True).distinct()))
     closed = SyncRun.objects.filter(pk=sync_run_id, finished_at__isnull=True).update(
         status=status, finished_at=timezone.now()
     )
     lock_release(name=SYNC_ALL_LOCK, holder=f"sync run #{sync_run_id}")
     return closed == 1
+
+
+def _sync_run_status(statuses: set[str]) -> str:
+    """Failed if any collector run failed; skipped if every one was skipped (nothing ran, which
+    is not OK: usually nothing is configured); OK otherwise."""
+    if RunStatus.FAILED in statuses:
+        return RunStatus.FAILED
+    return RunStatus.SKIPPED if statuses == {RunStatus.SKIPPED} else RunStatus.OK
 
 
 def _collector_days(sync_run_id: int, collector: str) -> None:

@@ -11,6 +11,7 @@ class CollectorSkipped(CollectorError):
 
 class CredentialsRejected(CollectorError):
     def __init__(self, provider: str, status: int):
+        self.status = status
         super().__init__(
             f"credentials rejected by {provider} (HTTP {status}): check the key or token in the "
             "environment and that it has the needed permissions"
@@ -18,7 +19,15 @@ class CredentialsRejected(CollectorError):
 
 
 class ProviderUnavailable(CollectorError):
-    """Timeouts, 5xx or 429 still failing after the bounded retries: worth retrying later."""
+    """Timeouts, 5xx or 429 still failing after the bounded retries: worth retrying later.
+
+    `problem` says why no answer came (request_error_in_words), or `status` is the answer's.
+    """
+
+    def __init__(self, message: str, *, problem: str = "", status: int = 0):
+        super().__init__(message)
+        self.problem = problem
+        self.status = status
 
 
 class ProviderRefused(CollectorError):

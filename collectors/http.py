@@ -47,6 +47,14 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, _host(url), parts.path, "", ""))
 
 
+def address_shown(url: str) -> str:
+    """A base URL as a page may show it: without user info or query string."""
+    try:
+        return _safe_url(url)
+    except ValueError:  # urlsplit refuses e.g. an unclosed IPv6 bracket
+        return "(not a valid URL)"
+
+
 def _causes(error: BaseException) -> list[BaseException]:
     """The error and everything it wraps: requests wraps urllib3, which wraps the socket's
     error, in __cause__, __context__, args or urllib3's `reason`."""
@@ -62,16 +70,20 @@ def _causes(error: BaseException) -> list[BaseException]:
     return found
 
 
-def request_error_in_words(error: BaseException, *, url: str) -> str:
+def request_error_in_words(error: BaseException, *, url: str, timeout: float | None = None) -> str:
     """Why a request got no HTTP answer, in words an admin can act on. Never the exception's
-    text: requests quotes the URL with its query string, and some errors quote a header."""
+    text: requests quotes the URL with its query string, and some errors quote a header.
+    `timeout`: the seconds the request waited, when not COLLECTOR_HTTP_TIMEOUT."""
     causes = _causes(error)
 
     def caused_by(*kinds: type[BaseException]) -> bool:
         return any(isinstance(cause, kinds) for cause in causes)
 
     host = _host(url)
-    waited = f"timed out after {settings.COLLECTOR_HTTP_TIMEOUT:g} s (COLLECTOR_HTTP_TIMEOUT)"
+    if timeout is None:
+        waited = f"timed out after {settings.COLLECTOR_HTTP_TIMEOUT:g} s (COLLECTOR_HTTP_TIMEOUT)"
+    else:
+        waited = f"timed out after {timeout:g} s"
     if caused_by(ConnectionRefusedError):
         return f"connection refused by {host}"
     if caused_by(socket.gaierror):
@@ -103,19 +115,22 @@ def provider_unavailable(
     problem: str = "",
     status: int = 0,
     headers: Mapping[str, str] | None = None,
+    retries: int | None = None,
 ) -> ProviderUnavailable:
     """A provider still failing after the bounded retries: with no answer (`problem`, from
     request_error_in_words) or with a status worth retrying (a 429 with the wait it asked)."""
-    retries = settings.COLLECTOR_HTTP_RETRIES
+    retries = settings.COLLECTOR_HTTP_RETRIES if retries is None else retries
     after = f"after {retries} {'retry' if retries == 1 else 'retries'}"
     if not status:
-        return ProviderUnavailable(f"{provider} did not answer {what} {after}: {problem}")
+        return ProviderUnavailable(
+            f"{provider} did not answer {what} {after}: {problem}", problem=problem
+        )
     message = f"{provider} answered {what} with HTTP {status} {after}"
     if status == 429:
         wait = _retry_after(headers)
         asked = "" if wait is None else f"; Retry-After asked to wait {wait:.0f} s"
         message += f" (too many requests{asked})"
-    return ProviderUnavailable(message)
+    return ProviderUnavailable(message, status=status)
 
 
 def _retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -140,11 +155,26 @@ def _backoff(attempt: int, response: requests.Response | None) -> float:
 
 
 class ProviderHTTP:
-    """A session for one provider: its name (for messages), base URL and authentication."""
+    """A session for one provider: its name (for messages), base URL and authentication.
 
-    def __init__(self, provider: str, base_url: str, *, headers=None, auth=None):
+    `timeout` (seconds per request) and `retries` default to the COLLECTOR_HTTP_* settings; a
+    connection test, with a person waiting on the page, asks for less.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        headers=None,
+        auth=None,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.session.headers.update(headers or {})
@@ -197,20 +227,22 @@ class ProviderHTTP:
 
     def request(self, method: str, path: str, *, params=None, json=None) -> requests.Response:
         url = self.url(path)
-        attempts = settings.COLLECTOR_HTTP_RETRIES + 1
+        retries = settings.COLLECTOR_HTTP_RETRIES if self.retries is None else self.retries
+        timeout = settings.COLLECTOR_HTTP_TIMEOUT if self.timeout is None else self.timeout
+        attempts = retries + 1
         problem = ""
         for attempt in range(attempts):
             response = None
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, timeout=settings.COLLECTOR_HTTP_TIMEOUT
+                    method, url, params=params, json=json, timeout=timeout
                 )
             except (
                 requests.Timeout,
                 requests.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,
             ) as error:
-                problem = request_error_in_words(error, url=url)
+                problem = request_error_in_words(error, url=url, timeout=self.timeout)
             except requests.RequestException as error:
                 raise ProviderRefused(
                     f"the request to {self.provider} could not be sent "
@@ -243,9 +275,13 @@ class ProviderHTTP:
                 _sleep(wait)
         what = f"{method} {_safe_url(url)}"
         if response is None:
-            raise provider_unavailable(self.provider, what, problem=problem)
+            raise provider_unavailable(self.provider, what, problem=problem, retries=retries)
         raise provider_unavailable(
-            self.provider, what, status=response.status_code, headers=response.headers
+            self.provider,
+            what,
+            status=response.status_code,
+            headers=response.headers,
+            retries=retries,
         )
 
 

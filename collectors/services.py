@@ -16,4 +16,8 @@ def sync_all_start(*, trigger: str, requested_by: str = "") -> SyncRun:
         trigger=trigger, window=default_window(), requested_by=requested_by, exclusive=True
     )
     transaction.on_commit(lambda: sync_all_task.delay(run.pk))
+    # Outside a transaction on_commit runs the task at once, and with Celery eager (the quick
+    # start, no REDIS_URL) the task is the whole sync: the run created above, still saying
+    # "running", may have finished by now. Read it again so no caller reports a stale state.
+    run.refresh_from_db()
     return run

@@ -15,8 +15,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 
-from collectors.base import SyncWindow
+from collectors.base import ConnectionProbe, SyncWindow
 from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from collectors.sources.cost_reports import DailyCostReportCollector
@@ -36,13 +37,23 @@ class AnthropicCollector(DailyCostReportCollector):
     provider = "anthropic"
     provider_name = PROVIDER
     required_settings = ("ANTHROPIC_ADMIN_KEY",)
+    optional_settings = ("ANTHROPIC_API_URL",)
+    address_settings = ("ANTHROPIC_API_URL",)
     report_path = REPORT_PATH
 
-    def provider_http(self) -> ProviderHTTP:
+    def provider_http(self, **options) -> ProviderHTTP:
         return ProviderHTTP(
             PROVIDER,
             settings.ANTHROPIC_API_URL,
             headers={"x-api-key": settings.ANTHROPIC_ADMIN_KEY, "anthropic-version": API_VERSION},
+            **options,
+        )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # One daily bucket of the cost report the collector reads (an Admin API key only).
+        today = timezone.now().date()
+        return ConnectionProbe(
+            REPORT_PATH, expect="data", params={"starting_at": _rfc3339(today), "limit": 1}
         )
 
     def window_params(self, window: SyncWindow) -> dict:

@@ -41,7 +41,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.utils import timezone
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import ProviderRefused, UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require, time_of
 from costledger.models import CostEntry, MetricSample, Source
@@ -82,13 +82,24 @@ class DigitalOceanCollector(Collector):
     name = "digitalocean"
     provider_name = NAME
     required_settings = ("DO_API_TOKEN",)
+    optional_settings = ("DO_API_URL",)
+    address_settings = ("DO_API_URL",)
 
-    def collect(self, window: SyncWindow) -> CollectResult:
-        self.http = ProviderHTTP(
+    def provider_http(self, **options) -> ProviderHTTP:
+        return ProviderHTTP(
             NAME,
             settings.DO_API_URL,
             headers={"Authorization": f"Bearer {settings.DO_API_TOKEN}"},
+            **options,
         )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # The balance, not /v2/account: the collector's first request, so a token scoped to
+        # billing:read alone (all it needs) passes, and one without it fails here.
+        return ConnectionProbe("/v2/customers/my/balance", expect="month_to_date_usage")
+
+    def collect(self, window: SyncWindow) -> CollectResult:
+        self.http = self.provider_http()
         balance = self._balance()
         invoices, preview = self._invoices()
         notes: list[str] = []

@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import CollectorError, ProviderRefused, UnexpectedResponse
 from collectors.http import ProviderHTTP, require
 from costledger.models import MONEY, CostEntry, Source
@@ -211,15 +211,27 @@ class PrometheusLLMCollector(Collector):
     name = "llm_prometheus"
     provider_name = PROVIDER
     required_settings = ("PROMETHEUS_URL",)
+    optional_settings = (
+        "PROMETHEUS_BEARER_TOKEN",
+        "LLM_PROMETHEUS_PRESET",
+        "LLM_PROMETHEUS_METRICS",
+    )
+    address_settings = ("PROMETHEUS_URL",)
+
+    def provider_http(self, **options) -> ProviderHTTP:
+        token = getattr(settings, "PROMETHEUS_BEARER_TOKEN", "")
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return ProviderHTTP(PROVIDER, settings.PROMETHEUS_URL, headers=headers, **options)
+
+    def connection_probe(self) -> ConnectionProbe:
+        # An instant query of a constant, through the query API the collector itself uses
+        # (rather than /api/v1/status/buildinfo): a Prometheus-compatible store that answers
+        # it answers the collector's queries, whatever else of the API it implements.
+        return ConnectionProbe(QUERY_PATH, expect="data", params={"query": "vector(1)"})
 
     def collect(self, window: SyncWindow) -> CollectResult:
         self.config = metrics_config()
-        token = getattr(settings, "PROMETHEUS_BEARER_TOKEN", "")
-        self.http = ProviderHTTP(
-            PROVIDER,
-            settings.PROMETHEUS_URL,
-            headers={"Authorization": f"Bearer {token}"} if token else None,
-        )
+        self.http = self.provider_http()
         self.notes: list[str] = []
         self.rounded = False
         usage: dict[UsageKey, Usage] = defaultdict(Usage)

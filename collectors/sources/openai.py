@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 
-from collectors.base import SyncWindow
+from collectors.base import ConnectionProbe, SyncWindow
 from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from collectors.sources.cost_reports import DailyCostReportCollector
@@ -31,13 +32,24 @@ class OpenAICollector(DailyCostReportCollector):
     provider = "openai"
     provider_name = PROVIDER
     required_settings = ("OPENAI_ADMIN_KEY",)
+    optional_settings = ("OPENAI_API_URL",)
+    address_settings = ("OPENAI_API_URL",)
     report_path = COSTS_PATH
 
-    def provider_http(self) -> ProviderHTTP:
+    def provider_http(self, **options) -> ProviderHTTP:
         return ProviderHTTP(
             PROVIDER,
             settings.OPENAI_API_URL,
             headers={"Authorization": f"Bearer {settings.OPENAI_ADMIN_KEY}"},
+            **options,
+        )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # One daily bucket of the Costs API the collector reads: an admin key passes, an
+        # ordinary project key is refused as it would be by the sync.
+        today = timezone.now().date()
+        return ConnectionProbe(
+            COSTS_PATH, expect="data", params={"start_time": unix_start(today), "limit": 1}
         )
 
     def window_params(self, window: SyncWindow) -> dict:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import CredentialsRejected, UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from costledger.models import CostEntry, Source
@@ -52,13 +52,30 @@ class OpenRouterCollector(Collector):
     name = "openrouter"
     provider_name = PROVIDER
     required_settings = ("OPENROUTER_API_KEY",)
+    optional_settings = ("OPENROUTER_API_URL",)
+    address_settings = ("OPENROUTER_API_URL",)
 
-    def collect(self, window: SyncWindow) -> CollectResult:
-        self.http = ProviderHTTP(
+    def provider_http(self, **options) -> ProviderHTTP:
+        return ProviderHTTP(
             PROVIDER,
             settings.OPENROUTER_API_URL,
             headers={"Authorization": f"Bearer {settings.OPENROUTER_API_KEY}"},
+            **options,
         )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # The activity API the collector reads, filtered to one completed UTC day: GET /v1/key
+        # would pass with an ordinary inference key, which the sync's activity API refuses.
+        yesterday = timezone.now().date() - timedelta(days=1)
+        return ConnectionProbe(
+            ACTIVITY_PATH,
+            expect="data",
+            params={"date": yesterday.isoformat()},
+            refused_hint=MANAGEMENT_KEY_HINT,
+        )
+
+    def collect(self, window: SyncWindow) -> CollectResult:
+        self.http = self.provider_http()
         try:
             answer = self.http.get_json(ACTIVITY_PATH)
         except CredentialsRejected as error:

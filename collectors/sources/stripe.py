@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from collectors import http
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import (
     CollectorError,
     CredentialsRejected,
@@ -79,6 +79,23 @@ class StripeCollector(SubscriptionsMrr, Collector):
     name = "stripe"
     provider_name = "Stripe"
     required_settings = ("STRIPE_SECRET_KEY",)
+    optional_settings = ("STRIPE_API_URL",)
+    address_settings = ("STRIPE_API_URL",)
+
+    def provider_http(self, **options) -> http.ProviderHTTP:
+        """For the connection test only: collect() goes through the SDK (see above). Stripe
+        takes its secret key as a bearer token."""
+        return http.ProviderHTTP(
+            PROVIDER,
+            settings.STRIPE_API_URL,
+            headers={"Authorization": f"Bearer {settings.STRIPE_SECRET_KEY}"},
+            **options,
+        )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # One balance transaction, the list the fees are read from: what a restricted key
+        # must be allowed to read for the sync, rather than a request the sync never makes.
+        return ConnectionProbe("/v1/balance_transactions", expect="data", params={"limit": 1})
 
     def collect(self, window: SyncWindow) -> CollectResult:
         today = timezone.now().date()

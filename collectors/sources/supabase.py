@@ -53,7 +53,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
+from collectors.base import (
+    NOT_BACKFILLED,
+    Collector,
+    CollectResult,
+    ConnectionProbe,
+    SyncWindow,
+    window_is_today,
+)
 from collectors.errors import CollectorError, UnexpectedResponse
 from collectors.http import MAX_PAGES, ProviderHTTP, decimal_of, require, time_of
 from collectors.sources.price_tables import price_of, price_table
@@ -140,6 +147,30 @@ class SupabaseCollector(Collector):
     name = "supabase"
     provider_name = "Supabase"
     required_settings = ("SUPABASE_URL", "SUPABASE_KEY")
+    optional_settings = (
+        "SUPABASE_ACCESS_TOKEN",
+        "SUPABASE_PROJECT_REF",
+        "SUPABASE_API_URL",
+        "SUPABASE_PRICES",
+    )
+    address_settings = ("SUPABASE_URL", "SUPABASE_API_URL")
+
+    def provider_http(self, **options) -> ProviderHTTP:
+        """The auth admin API, with the service-role key (the Management API has its own)."""
+        key = settings.SUPABASE_KEY
+        return ProviderHTTP(
+            AUTH,
+            settings.SUPABASE_URL,
+            headers={"apikey": key, "Authorization": f"Bearer {key}"},
+            **options,
+        )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # One user of the auth admin list: what the service-role key is needed for. The
+        # optional Management API token is not tested: without it the collector still runs.
+        return ConnectionProbe(
+            "/auth/v1/admin/users", expect="users", params={"page": 1, "per_page": 1}
+        )
 
     def collect(self, window: SyncWindow) -> CollectResult:
         if not window_is_today(window):
@@ -191,12 +222,7 @@ class SupabaseCollector(Collector):
         """Every user's last sign-in (sorted; users who never signed in have none), the number
         of users and each user's email (empty for a phone-only user), reading pages until one
         is shorter than asked for."""
-        key = settings.SUPABASE_KEY
-        http = ProviderHTTP(
-            AUTH,
-            settings.SUPABASE_URL,
-            headers={"apikey": key, "Authorization": f"Bearer {key}"},
-        )
+        http = self.provider_http()
         sign_ins: list[datetime] = []
         emails: dict[str, str] = {}
         total, previous_first = 0, None

@@ -8,10 +8,11 @@ https://www.twilio.com/docs/usage/api/usage-record
 
 from datetime import date, timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.conf import settings
 
-from collectors.base import Collector, CollectResult, SyncWindow
+from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from costledger.models import CostEntry, MetricSample, Source
@@ -26,13 +27,27 @@ class TwilioCollector(Collector):
     name = "twilio"
     provider_name = "Twilio"
     required_settings = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    optional_settings = ("TWILIO_API_URL",)
+    address_settings = ("TWILIO_API_URL",)
 
-    def collect(self, window: SyncWindow) -> CollectResult:
-        self.http = ProviderHTTP(
+    def provider_http(self, **options) -> ProviderHTTP:
+        return ProviderHTTP(
             "Twilio",
             settings.TWILIO_API_URL,
             auth=(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN),
+            **options,
         )
+
+    def connection_probe(self) -> ConnectionProbe:
+        # The account itself (Accounts/{sid}.json): the smallest read the SID and token allow.
+        return ConnectionProbe(
+            f"/2010-04-01/Accounts/{quote(settings.TWILIO_ACCOUNT_SID, safe='')}.json",
+            expect="status",
+            shown="GET /2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}.json",
+        )
+
+    def collect(self, window: SyncWindow) -> CollectResult:
+        self.http = self.provider_http()
         costs = self._daily_records("totalprice", window)
         entries = [self._cost_entry(day, record) for day, record in costs.items()]
         sent: dict[date, Decimal] = {day: Decimal(0) for day in window.days()}

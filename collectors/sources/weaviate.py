@@ -41,7 +41,14 @@ from typing import Any
 
 from django.conf import settings
 
-from collectors.base import NOT_BACKFILLED, Collector, CollectResult, SyncWindow, window_is_today
+from collectors.base import (
+    NOT_BACKFILLED,
+    Collector,
+    CollectResult,
+    ConnectionProbe,
+    SyncWindow,
+    window_is_today,
+)
 from collectors.errors import UnexpectedResponse
 from collectors.http import ProviderHTTP, decimal_of, require
 from collectors.sources.price_tables import price_of, price_table
@@ -79,6 +86,18 @@ class WeaviateCollector(Collector):
     name = "weaviate"
     provider_name = "Weaviate"
     required_settings = ("WEAVIATE_URL",)
+    optional_settings = ("WEAVIATE_API_KEY", "WEAVIATE_PRICES")
+    address_settings = ("WEAVIATE_URL",)
+
+    def provider_http(self, **options) -> ProviderHTTP:
+        key = getattr(settings, "WEAVIATE_API_KEY", "")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return ProviderHTTP(NAME, settings.WEAVIATE_URL, headers=headers, **options)
+
+    def connection_probe(self) -> ConnectionProbe:
+        # The cluster's metadata (version, modules): a few hundred bytes, behind the same
+        # authentication as the schema and nodes the collector reads.
+        return ConnectionProbe("/v1/meta", expect="version")
 
     def collect(self, window: SyncWindow) -> CollectResult:
         if not window_is_today(window):
@@ -86,10 +105,7 @@ class WeaviateCollector(Collector):
                 notes=[NOT_BACKFILLED.format(provider=self.provider_name, window=window)]
             )
         prices = weaviate_prices()
-        key = getattr(settings, "WEAVIATE_API_KEY", "")
-        self.http = ProviderHTTP(
-            NAME, settings.WEAVIATE_URL, headers={"Authorization": f"Bearer {key}"} if key else {}
-        )
+        self.http = self.provider_http()
         notes: list[str] = []
         definitions = self._schema()
         shards = self._shards(notes)

@@ -204,7 +204,11 @@ def test_a_rejected_key_fails_saying_so(fake_http, anthropic, status):
 
 def test_without_the_admin_key_it_is_skipped_naming_it(fake_http):
     run = run_collector("anthropic", DAY)
-    assert (run.status, run.reason) == ("skipped", "ANTHROPIC_ADMIN_KEY is not set")
+    assert (run.status, run.reason) == (
+        "skipped",
+        "ANTHROPIC_ADMIN_KEY is not set: add it to the environment "
+        "(.env; see .env.example) and restart",
+    )
     assert not fake_http.calls
 
 

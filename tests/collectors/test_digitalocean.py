@@ -284,7 +284,10 @@ def test_an_account_with_nothing_running(fake_http, digitalocean, on_day):
 
 def test_without_a_token_it_is_skipped_naming_the_variable(fake_http):
     run = run_collector("digitalocean", DAY)
-    assert (run.status, run.reason) == ("skipped", "DO_API_TOKEN is not set")
+    assert (run.status, run.reason) == (
+        "skipped",
+        "DO_API_TOKEN is not set: add it to the environment (.env; see .env.example) and restart",
+    )
     assert not fake_http.calls
 
 

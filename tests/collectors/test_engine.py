@@ -177,11 +177,12 @@ def test_a_redelivered_finished_run_does_nothing_again(fakes):
     assert CollectorRun.objects.get().attempts == 1
 
 
-def test_every_collector_skipped_without_credentials_is_an_ok_run(settings):
+def test_every_collector_skipped_without_credentials_is_a_skipped_run_not_ok(settings):
+    # Nothing ran: not a failure (sync_metrics exits 0), and not "ok" either (issue 13).
     for name in ("DO_API_TOKEN", "STRIPE_SECRET_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         setattr(settings, name, "")
     sync_run = run(["twilio"])
-    assert sync_run.status == "ok"
+    assert sync_run.status == "skipped"
     assert sync_run.collector_runs.get().status == "skipped"
 
 

@@ -48,8 +48,15 @@ def test_with_no_credentials_every_collector_is_skipped_with_its_reason_and_exit
     assert [c["collector"] for c in body["collectors"]] == COLLECTOR_NAMES
     assert {c["status"] for c in body["collectors"]} == {"skipped"}
     reasons = {c["collector"]: c["reason"] for c in body["collectors"]}
-    assert reasons["stripe"] == "STRIPE_SECRET_KEY is not set"
-    assert reasons["twilio"] == "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"
+    assert (
+        reasons["stripe"] == "STRIPE_SECRET_KEY is not set: add it to the environment "
+        "(.env; see .env.example) and restart"
+    )
+    assert (
+        reasons["twilio"]
+        == "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: add them to the environment "
+        "(.env; see .env.example) and restart"
+    )
     assert body["window"] == {"start": "2026-11-20", "end": "2026-11-20"}
 
 
@@ -167,7 +174,8 @@ def test_sync_all_api_runs_the_collectors_through_celery(
     with django_capture_on_commit_callbacks(execute=True):
         run_id = post_sync_all(client).json()["sync_run"]
     run = SyncRun.objects.get(pk=run_id)
-    assert run.status == "ok" and run.finished_at
+    # Every collector skipped: the run did nothing, which is not "ok".
+    assert run.status == "skipped" and run.finished_at
     assert set(run.collector_runs.values_list("status", flat=True)) == {"skipped"}
     assert post_sync_all(client).status_code == 202  # the lock is released when the run ends
 
@@ -206,7 +214,7 @@ def test_sync_now_button_starts_a_run_for_finance(
         response = client.post(reverse("admin:collectors_syncrun_sync_now"))
     run = SyncRun.objects.get()
     assert response.status_code == 302 and str(run.pk) in response["Location"]
-    assert (run.trigger, run.requested_by, run.status) == ("admin", "fin", "ok")
+    assert (run.trigger, run.requested_by, run.status) == ("admin", "fin", "skipped")
 
 
 def test_sync_now_is_refused_to_viewers_and_to_get(client):

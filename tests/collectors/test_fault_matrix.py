@@ -197,7 +197,11 @@ def test_a_missing_credential_skips_the_collector_naming_it(name, fake_http):
     (run,) = body["collectors"]
     required = collector_class(name).required_settings
     assert (code, run["status"], run["rows_written"]) == (0, "skipped", 0)
-    assert re.fullmatch(rf"{required[0]}( and \w+)* (is|are) not set", run["reason"])
+    assert re.fullmatch(
+        rf"{required[0]}( and \w+)* (is|are) not set: add (it|them) to the environment "
+        r"\(\.env; see \.env\.example\) and restart",
+        run["reason"],
+    )
     assert ledger_counts() == before
     assert not fake_http.calls
 

@@ -287,7 +287,10 @@ def test_today_is_read_up_to_now(fake_http, prometheus):
 
 def test_without_the_url_it_is_skipped_naming_the_variable(fake_http):
     run = run_collector("llm_prometheus", DAY)
-    assert (run.status, run.reason) == ("skipped", "PROMETHEUS_URL is not set")
+    assert (run.status, run.reason) == (
+        "skipped",
+        "PROMETHEUS_URL is not set: add it to the environment (.env; see .env.example) and restart",
+    )
     assert not fake_http.calls
 
 

@@ -167,7 +167,11 @@ def test_a_rejected_key_fails_saying_so_and_that_a_management_key_is_needed(
 
 def test_without_the_key_it_is_skipped_naming_it(fake_http):
     run = run_collector("openrouter", DAY)
-    assert (run.status, run.reason) == ("skipped", "OPENROUTER_API_KEY is not set")
+    assert (run.status, run.reason) == (
+        "skipped",
+        "OPENROUTER_API_KEY is not set: add it to the environment "
+        "(.env; see .env.example) and restart",
+    )
     assert not fake_http.calls
 
 

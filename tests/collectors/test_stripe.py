@@ -380,7 +380,11 @@ def test_running_twice_writes_the_same_rows(fake_http, account, today):
 
 def test_without_credentials_it_is_skipped_naming_the_variable(fake_http):
     run = run_collector("stripe", DAY)
-    assert (run.status, run.reason) == ("skipped", "STRIPE_SECRET_KEY is not set")
+    assert (run.status, run.reason) == (
+        "skipped",
+        "STRIPE_SECRET_KEY is not set: add it to the environment "
+        "(.env; see .env.example) and restart",
+    )
     assert not fake_http.calls
 
 

@@ -261,7 +261,10 @@ def test_running_twice_writes_the_same_rows_and_drops_a_removed_add_on(fake_http
 def test_without_credentials_it_is_skipped_naming_the_variables(fake_http):
     run = run_collector("supabase", DAY)
     assert run.status == "skipped"
-    assert run.reason == "SUPABASE_URL and SUPABASE_KEY are not set"
+    assert (
+        run.reason == "SUPABASE_URL and SUPABASE_KEY are not set: add them to the environment "
+        "(.env; see .env.example) and restart"
+    )
     assert not fake_http.calls
 
 

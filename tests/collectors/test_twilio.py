@@ -127,7 +127,11 @@ def test_a_next_page_pointing_back_fails_instead_of_looping(fake_http, twilio):
 def test_without_credentials_it_is_skipped_naming_the_variables(fake_http):
     run = run_collector("twilio", DAY)
     assert run.status == "skipped"
-    assert run.reason == "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set"
+    assert (
+        run.reason
+        == "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: add them to the environment "
+        "(.env; see .env.example) and restart"
+    )
     assert not fake_http.calls
 
 

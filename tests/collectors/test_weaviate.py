@@ -233,7 +233,10 @@ def test_running_twice_writes_the_same_rows(fake_http, weaviate):
 def test_without_credentials_it_is_skipped_naming_the_variable(fake_http):
     run = run_collector("weaviate", DAY)
     assert run.status == "skipped"
-    assert run.reason == "WEAVIATE_URL is not set"
+    assert (
+        run.reason == "WEAVIATE_URL is not set: add it to the environment "
+        "(.env; see .env.example) and restart"
+    )
     assert not fake_http.calls
 
 
