@@ -1,3 +1,6 @@
+from datetime import date
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
@@ -6,11 +9,24 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from billing.forms import ProviderInvoiceForm
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_delete, provider_invoice_save
-from costledger.money import round_money
+from costledger.money import plain_text, round_money
+
+
+class HistoryValues(HistoricalRecordContextHelper):
+    """A history line's old and new values as stored, readable: 25.00 -> 27.50, not the
+    column's 25.0000 -> 27.5000; days ISO."""
+
+    def prepare_delta_change_value(self, change, value):
+        if isinstance(value, Decimal) and value.is_finite():
+            return plain_text(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return super().prepare_delta_change_value(change, value)
 
 
 @admin.register(ProviderInvoice)
@@ -114,6 +130,9 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
         if request.method != "GET":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return HistoryValues(self.model, historical_record)
 
     def save_model(self, request, obj, form, change):
         if change and not form.has_changed():

@@ -104,6 +104,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["costledger.formats"]  # ISO dates on every page
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

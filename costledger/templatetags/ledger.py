@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 from django import template
@@ -6,7 +7,7 @@ from django.forms.utils import pretty_name
 from django.utils.text import capfirst
 
 from costledger.models import Source
-from costledger.money import round_money
+from costledger.money import plain_text, round_money
 from costledger.providers import provider_name
 
 register = template.Library()
@@ -48,3 +49,13 @@ def field_label(name: str, opts) -> str:
         return capfirst(label_for_field(name, opts.model))
     except AttributeError:  # an attribute of the admin, not of the model
         return pretty_name(name)
+
+
+@register.filter
+def shown(value):
+    """A stored value as a history line shows it: 41.17, not the column's 41.1700; days ISO."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return plain_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

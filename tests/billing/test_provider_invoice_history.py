@@ -31,3 +31,9 @@ def test_the_history_heads_its_columns_and_changes_with_the_field_labels(finance
     assert headers[1:5] == ["Amount", "Currency", "Period start", "Period end"]
     assert "<strong>Period start:</strong>" in html and "<strong>Amount:</strong>" in html
     assert "period_start" not in html and "period_end" not in html
+    # Values as stored, readable: no column zeros, ISO days and times.
+    changes = " ".join(html.split())
+    assert "25.00 &nbsp;&rarr;&nbsp;&nbsp;27.50" in changes
+    assert "2026-10-01 &nbsp;&rarr;&nbsp;&nbsp;2026-10-02" in changes
+    assert "<td>27.50</td>" in html and "25.0000" not in html and "27.5000" not in html
+    assert re.search(r"<td>\d{4}-\d{2}-\d{2} \d{2}:\d{2}</td>", html)  # when it was changed
