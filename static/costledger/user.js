@@ -24,7 +24,6 @@
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
   }
 
-  const axisMoney = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
   const axisCount = new Intl.NumberFormat(undefined, { notation: "compact" });
   const count = new Intl.NumberFormat();
 
@@ -72,7 +71,7 @@
             position: "left",
             beginAtZero: true,
             title: { display: true, text: `LLM cost ${data.description} (${currency})` },
-            ticks: { callback: (value) => axisMoney.format(value) },
+            ticks: { callback: window.costledgerMoneyTicks(currency) },
           },
           requests: {
             position: "right",
