@@ -45,11 +45,6 @@
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
   }
 
-  function cssVar(name, fallback) {
-    const value = getComputedStyle(document.body).getPropertyValue(name).trim();
-    return value || fallback;
-  }
-
   // Show the canvas and fold the table away; the table stays one click from the chart.
   function reveal(canvas, height) {
     if (height) canvas.parentElement.style.height = `${height}px`;
@@ -69,7 +64,7 @@
 
   const axisCount = new Intl.NumberFormat(undefined, { notation: "compact" });
 
-  const moneyTicks = window.costledgerMoneyTicks;  // static/costledger/money_ticks.js
+  const moneyTicks = window.costledgerCharts.moneyTicks;  // static/costledger/report_charts.js
 
   function moneyAxis(title, currency) {
     return {
@@ -394,12 +389,7 @@
       return;
     }
     const data = JSON.parse(source.textContent);
-    Chart.defaults.color = cssVar("--body-quiet-color", "#666");
-    Chart.defaults.borderColor = cssVar("--hairline-color", "#e0e0e0");
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
-      Chart.defaults.animation = false;
-    }
+    window.costledgerCharts.useAdminLook();
     const drawn = [revenueVsCosts, mrrTrend, costBreakdown, monthlyLlm, topUsers, tokenEfficiency]
       .map((chart) => chart(data))
       .filter(Boolean);

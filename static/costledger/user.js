@@ -14,11 +14,6 @@
   const BLUE = "#0072B2"; // Okabe-Ito, as business.js
   const ORANGE = "#E69F00";
 
-  function cssVar(name, fallback) {
-    const value = getComputedStyle(document.body).getPropertyValue(name).trim();
-    return value || fallback;
-  }
-
   function translucent(hex, alpha) {
     const n = parseInt(hex.slice(1), 16);
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
@@ -71,7 +66,7 @@
             position: "left",
             beginAtZero: true,
             title: { display: true, text: `LLM cost ${data.description} (${currency})` },
-            ticks: { callback: window.costledgerMoneyTicks(currency) },
+            ticks: { callback: window.costledgerCharts.moneyTicks(currency) },
           },
           requests: {
             position: "right",
@@ -110,12 +105,7 @@
       return;
     }
     const data = JSON.parse(source.textContent);
-    Chart.defaults.color = cssVar("--body-quiet-color", "#666");
-    Chart.defaults.borderColor = cssVar("--hairline-color", "#e0e0e0");
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) {
-      Chart.defaults.animation = false;
-    }
+    window.costledgerCharts.useAdminLook();
     const drawn = trend(data) ? 1 : 0;
     document.getElementById("content-main").dataset.chartsDrawn = String(drawn);
   }

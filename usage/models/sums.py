@@ -58,17 +58,26 @@ class LlmUsageDaily(models.Model):
         return f"{self.day} {self.user_id or '-'} {self.provider}/{self.model}"
 
 
-class LlmUsageTagDaily(models.Model):
-    """Ingested LLM usage per day and tag value, for the tags named in LLM_TAG_KEYS (agent,
-    feature, conversation_id): what unit economics read (cost per conversation, per agent)."""
+class TagSums(models.Model):
+    """What is summed per tag value: the requests that carried it, their cost, and how many of
+    them had no price."""
 
-    day = models.DateField()
     key = models.CharField(max_length=64)
     value = models.CharField(max_length=200)
     requests = models.PositiveBigIntegerField(default=0)
     cost = models.DecimalField(default=0, **MONEY)
     unpriced_requests = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class LlmUsageTagDaily(TagSums):
+    """Ingested LLM usage per day and tag value, for the tags named in LLM_TAG_KEYS (agent,
+    feature, conversation_id): what unit economics read (cost per conversation, per agent)."""
+
+    day = models.DateField()
 
     class Meta:
         db_table = "costledger_llmusagetagdaily"
@@ -83,7 +92,7 @@ class LlmUsageTagDaily(models.Model):
         return f"{self.day} {self.key}={self.value}"
 
 
-class LlmUsageUserTagDaily(models.Model):
+class LlmUsageUserTagDaily(TagSums):
     """Ingested LLM usage per day, user and tag value, for the tags named in LLM_TAG_KEYS but
     `conversation_id`: what a user's page reads (their cost per agent, per feature). A
     conversation belongs to one user already, and would add a row per conversation and day.
@@ -94,12 +103,6 @@ class LlmUsageUserTagDaily(models.Model):
 
     day = models.DateField()
     user_id = models.CharField(max_length=200, blank=True)
-    key = models.CharField(max_length=64)
-    value = models.CharField(max_length=200)
-    requests = models.PositiveBigIntegerField(default=0)
-    cost = models.DecimalField(default=0, **MONEY)
-    unpriced_requests = models.PositiveBigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "costledger_llmusageusertagdaily"
