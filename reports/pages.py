@@ -90,7 +90,7 @@ class CostsByProvider(View):
             "category_rows": category_rows,
             "missing_rates": costs.missing_rates,
             "sources": [(s.value, s.label) for s in Source],
-            **_period_bar(period),
+            **_period_bar(period, compared=False),
             "previous": add_months(last_month, -SUMMARY_MONTHS).strftime("%Y-%m")
             if last_month
             else None,
@@ -172,7 +172,7 @@ class LlmReconciliation(View):
             "tolerance": tolerance,
             "definitions": DEFINITIONS,
             "period_fields": parse_qsl(query),
-            **_period_bar(period),
+            **_period_bar(period, compared=False),
             "period_keep": [("tolerance", tolerance)],
             "exports": export_links("llm_reconciliation", f"{query}&tolerance={tolerance}"),
         }
@@ -239,9 +239,9 @@ def _bucket_table(data: dict, chart: str) -> tuple[list[str], list[tuple]]:
     return headers, list(zip(*columns, buckets["partial"], strict=True))
 
 
-def _period_bar(period: Period) -> dict:
+def _period_bar(period: Period, *, compared: bool = True) -> dict:
     """What templates/admin/reports/periods.html shows: the preset buttons (each keeping the
-    comparison chosen), the range form and the comparison."""
+    comparison chosen), the range form and, on a page that compares periods, the comparison."""
     presets = [
         {
             "key": key,
@@ -254,7 +254,7 @@ def _period_bar(period: Period) -> dict:
     return {
         "period": period,
         "presets": presets,
-        "comparisons": COMPARISONS,
+        "comparisons": COMPARISONS if compared else [],
         "compare": period.compare_key,
     }
 

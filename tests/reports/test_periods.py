@@ -132,3 +132,13 @@ def test_the_page_keeps_the_range_in_its_links_and_says_what_it_could_not_read(a
     assert bad.context["summary_json"]["period"]["key"] == "30d"
     refused = admin_client.get(reverse("admin:business_csv", args=["top_users"]), {"start": "x"})
     assert refused.status_code == 400
+
+
+def test_pages_that_compare_nothing_offer_no_comparison(admin_client):
+    """Costs by provider and the reconciliation show one period: no "compared with" to choose."""
+    business = admin_client.get(reverse("admin:business")).content.decode()
+    assert 'select name="compare"' in business
+    for name in ("admin:costs_by_provider", "admin:llm_reconciliation"):
+        page = admin_client.get(reverse(name), {"period": "last_month"}).content.decode()
+        assert 'select name="compare"' not in page, name
+        assert 'name="start"' in page, name
