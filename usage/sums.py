@@ -5,7 +5,9 @@
 ingest statement (usage.events), the rebuild of a day from its events (usage.rebuild, also what
 the SQLite quick start runs after storing events), the per-model and per-user sums kept by the
 PostgreSQL trigger (its function is generated here and stored, versioned, in usage/sql/), the
-Prometheus collector's upsert (usage.services) and the endpoint benchmark.
+per-user sums of a month once it has ended (MONTH_CLOSE, usage.months; then the trigger keeps
+them), the Prometheus collector's upsert (usage.services) and the endpoint benchmark. The
+triggers on the tag sums (count of values per day and next day) are generated here too.
 
 Adding a quantity: one line in COUNTED, a field on LlmUsageDaily and LlmUsageModelDaily, and a
 migration that adds the columns and runs the regenerated trigger function
@@ -21,6 +23,7 @@ from django.conf import settings
 from costledger.models import COST_ENTRY_KEY, CostEntry, Source
 from costledger.providers import Category
 from usage.models import (
+    LlmUsageClosedMonth,
     LlmUsageDaily,
     LlmUsageEvent,
     LlmUsageModelDaily,
@@ -28,9 +31,13 @@ from usage.models import (
     LlmUsageTagDaily,
     LlmUsageTagKeyDaily,
     LlmUsageTagLatest,
+    LlmUsageTagNextDayCount,
+    LlmUsageUserActiveDay,
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserMonthly,
+    LlmUsageUserNextDayCount,
     LlmUsageUserTagDaily,
 )
 
@@ -195,11 +202,18 @@ WHERE l.key = s.key AND l.value = s.value AND l.day = s.day
 # order and cannot deadlock. `rows` counts the LlmUsageDaily rows summed: a sum left with none
 # is deleted; `costed_rows` counts those with a USD cost, so that "nothing costed" stays apart
 # from 0. The user sums also keep each user's active days per month (LlmUsageUserMonth, bit n-1
-# for the n-th) and latest day (LlmUsageUserLatest), for counting the distinct active users.
+# for the n-th) and latest day (LlmUsageUserLatest), each user's active days as rows
+# (LlmUsageUserActiveDay) and the count of users per active day and next active day
+# (LlmUsageUserNextDayCount), for counting the distinct active users; and the per-user sums
+# again per month (LlmUsageUserMonthly), for the top users of long ranges.
 MODEL_DAILY = LlmUsageModelDaily._meta.db_table
 USER_DAILY = LlmUsageUserDaily._meta.db_table
 USER_MONTH = LlmUsageUserMonth._meta.db_table
 USER_LATEST = LlmUsageUserLatest._meta.db_table
+USER_MONTHLY = LlmUsageUserMonthly._meta.db_table
+CLOSED_MONTHS = LlmUsageClosedMonth._meta.db_table
+USER_ACTIVE_DAY = LlmUsageUserActiveDay._meta.db_table
+USER_NEXT_DAY = LlmUsageUserNextDayCount._meta.db_table
 TRIGGER_FUNCTION = "costledger_llmusagedaily_rollups"
 USD_COST = """coalesce(sum(sign * cost) FILTER (WHERE currency = 'USD'), 0),
         coalesce(sum(sign) FILTER (WHERE cost IS NOT NULL AND currency = 'USD'), 0)"""
@@ -219,18 +233,37 @@ def _by_model(changes: str) -> str:
     ON CONFLICT (day, provider, model, source) DO UPDATE SET {_added(names)}"""
 
 
-def _by_user(changes: str) -> str:
+PER_USER = ["rows", *(c.name for c in COUNTED if c.per_user), "tokens", "cost", "costed_rows"]
+
+
+def _by_user(changes: str, *, monthly: bool = False) -> str:
+    """Per (day, user, source) into LlmUsageUserDaily, or, for the changes in closed months,
+    per (month, user, source) into LlmUsageUserMonthly: the same columns (PER_USER), summed
+    over a day or a month."""
     per_user = [c.name for c in COUNTED if c.per_user]
-    names = ["rows", *per_user, "tokens", "cost", "costed_rows"]
     tokens = " + ".join(TOKEN_KINDS)
+    table, period, of_row, closed = (USER_DAILY, "day", "day", "")
+    if monthly:
+        table, period, of_row = (USER_MONTHLY, "month", MONTH)
+        closed = f"WHERE {MONTH} IN (SELECT month FROM {CLOSED_MONTHS})"
     return f"""
-    INSERT INTO {USER_DAILY} AS t (day, user_id, source, {", ".join(names)})
-    SELECT day, user_id, source, sum(sign), {", ".join(f"sum(sign * {n})" for n in per_user)},
+    INSERT INTO {table} AS t ({period}, user_id, source, {", ".join(PER_USER)})
+    SELECT {of_row}, user_id, source, sum(sign),
+        {", ".join(f"sum(sign * {n})" for n in per_user)},
         sum(sign * ({tokens})),
         {USD_COST}
-    FROM ({changes}) AS change
-    GROUP BY day, user_id, source ORDER BY day, user_id, source
-    ON CONFLICT (day, user_id, source) DO UPDATE SET {_added(names)}"""
+    FROM ({changes}) AS change {closed}
+    GROUP BY {of_row}, user_id, source ORDER BY {of_row}, user_id, source
+    ON CONFLICT ({period}, user_id, source) DO UPDATE SET {_added(PER_USER)}"""
+
+
+# A month that has ended, added up from its per-user days (LlmUsageUserDaily already sums
+# LlmUsageDaily per user and day: its PER_USER columns add up). Parameters: month, next_month.
+MONTH_CLOSE = f"""
+INSERT INTO {USER_MONTHLY} (month, user_id, source, {", ".join(PER_USER)})
+SELECT %(month)s, user_id, source, {", ".join(f"sum({n})" for n in PER_USER)}
+FROM {USER_DAILY} WHERE day >= %(month)s AND day < %(next_month)s
+GROUP BY user_id, source"""
 
 
 MONTH = "date_trunc('month', day)::date"
@@ -239,18 +272,26 @@ LAST_DAY = "m.month + (32 - position('1' IN m.days::bit(32)::text))"  # a month 
 
 
 def _model_sums(changes: str, *, removes: bool = True) -> str:
-    """The per-model upsert, then the sums it left with no row deleted (by id: the ids come from
-    the upsert itself; a join with the transition table would be planned on the statistics of
-    the moment, a seq scan per row on a table still small when the plan was cached). An INSERT
+    return _summed(_by_model(changes), MODEL_DAILY, removes=removes)
+
+
+def _user_month_sums(changes: str, *, removes: bool = True) -> str:
+    return _summed(_by_user(changes, monthly=True), USER_MONTHLY, removes=removes)
+
+
+def _summed(upsert: str, table: str, *, removes: bool) -> str:
+    """The upsert, then the sums it left with no row deleted (by id: the ids come from the
+    upsert itself; a join with the transition table would be planned on the statistics of the
+    moment, a seq scan per row on a table still small when the plan was cached). An INSERT
     only adds: nothing to delete."""
     if not removes:
-        return f"{_by_model(changes)};"
+        return f"{upsert};"
     return f"""
-    WITH summed AS ({_by_model(changes)}
+    WITH summed AS ({upsert}
         RETURNING id, rows)
     SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
     IF emptied IS NOT NULL THEN
-        DELETE FROM {MODEL_DAILY} WHERE id = ANY(emptied);
+        DELETE FROM {table} WHERE id = ANY(emptied);
     END IF;"""
 
 
@@ -275,8 +316,15 @@ def _user_sums(changes: str) -> str:
         WHERE created AND source = 'events' AND user_id <> ''
         GROUP BY 1 ORDER BY 1
         ON CONFLICT (user_id) DO UPDATE SET day = EXCLUDED.day WHERE l.day < EXCLUDED.day
+    ), active AS (
+        INSERT INTO {USER_ACTIVE_DAY} (user_id, day)
+        SELECT user_id, day FROM summed
+        WHERE created AND source = 'events' AND user_id <> '' ORDER BY 1, 2
     )
-    SELECT array_agg(id) FILTER (WHERE rows = 0) INTO emptied FROM summed;
+    SELECT array_agg(id) FILTER (WHERE rows = 0),
+        array_agg(day) FILTER (WHERE created AND source = 'events' AND user_id <> ''),
+        array_agg(user_id) FILTER (WHERE created AND source = 'events' AND user_id <> '')
+    INTO emptied, made_days, made_users FROM summed;
     IF emptied IS NOT NULL THEN
         WITH gone AS (
             DELETE FROM {USER_DAILY} WHERE id = ANY(emptied)
@@ -284,6 +332,10 @@ def _user_sums(changes: str) -> str:
         )
         SELECT array_agg(day), array_agg(user_id) INTO gone_days, gone_users
         FROM gone WHERE source = 'events' AND user_id <> '';
+    END IF;
+    IF gone_users IS NOT NULL THEN
+        DELETE FROM {USER_ACTIVE_DAY} AS a USING unnest(gone_users, gone_days) AS g(user_id, day)
+        WHERE a.user_id = g.user_id AND a.day = g.day;
     END IF;
     IF emptied IS NOT NULL AND gone_users IS NOT NULL THEN
         WITH cleared AS (
@@ -312,29 +364,152 @@ def _user_sums(changes: str) -> str:
         DELETE FROM {USER_LATEST} AS l USING stale s
         WHERE l.user_id = s.user_id AND l.day = s.day
             AND NOT EXISTS (SELECT 1 FROM remaining r WHERE r.user_id = s.user_id);
+    END IF;
+    -- After the latest days' upsert (a statement of its own): the user's rows are locked and
+    -- this statement sees every user day committed before, so no concurrent batch is missed.
+    IF made_users IS NOT NULL OR gone_users IS NOT NULL THEN{_user_next_days()}
     END IF;"""
+
+
+def _user_next_days() -> str:
+    """The user days the per-user upsert created (made_*) and emptied (gone_*), counted."""
+    changes = """
+            SELECT user_id, day, 1 AS sign FROM unnest(made_users, made_days) AS m(user_id, day)
+            UNION ALL
+            SELECT user_id, day, -1 FROM unnest(gone_users, gone_days) AS g(user_id, day)"""
+    return _next_days_counted(
+        changes, presence=USER_ACTIVE_DAY, entity=("user_id",), counts=USER_NEXT_DAY, count="users"
+    )
+
+
+def _next_days_counted(
+    changes: str, *, presence: str, entity: tuple[str, ...], counts: str, count: str
+) -> str:
+    """Update the count of entities (users, tag values) per (day, next active day) for the
+    active days added (+1) or removed (-1) in `changes` (entity columns, day, sign), `presence`
+    holding the days as they are now (one row per entity and day, indexed by entity and day).
+
+    Only the pairs of days around a change move: each changed day with the unchanged day just
+    before and just after it (one index probe each). Counted on those days before and after the
+    change (a day's next is the following one of its entity; the last has none), the pairs that
+    did not move appear on both sides and cancel out. A count left at 0 is deleted (by id, as
+    `_summed` does): a rebuild leaves the rows it found."""
+    ent = ", ".join(entity)
+    same = " AND ".join(f"p.{e} = c.{e}" for e in entity)
+    group = ", ".join([*entity[:-1], "day", "next_day"])  # tags: per key; users: all together
+    return f"""
+        WITH changed AS ({changes}
+        ), changed_days AS (
+            SELECT {ent}, array_agg(day) AS days FROM changed GROUP BY {ent}
+        ), around AS (
+            SELECT {", ".join(f"c.{e}" for e in entity)}, near.day
+            FROM changed c JOIN changed_days USING ({ent})
+            CROSS JOIN LATERAL (
+                (SELECT p.day FROM {presence} p WHERE {same} AND p.day < c.day
+                    AND p.day <> ALL (changed_days.days) ORDER BY p.day DESC LIMIT 1)
+                UNION ALL
+                (SELECT p.day FROM {presence} p WHERE {same} AND p.day > c.day
+                    AND p.day <> ALL (changed_days.days) ORDER BY p.day LIMIT 1)
+            ) AS near
+        ), days AS (  -- each day near a change: whether it was there before, and is after
+            SELECT {ent}, day, true AS before, true AS after FROM around
+            UNION
+            SELECT {ent}, day, sign < 0, sign > 0 FROM changed
+        ), pairs AS (
+            SELECT {ent}, day, lead(day) OVER (PARTITION BY {ent} ORDER BY day) AS next_day,
+                1 AS sign
+            FROM days WHERE after
+            UNION ALL
+            SELECT {ent}, day, lead(day) OVER (PARTITION BY {ent} ORDER BY day), -1
+            FROM days WHERE before
+        ), counted AS (
+            INSERT INTO {counts} AS t ({group}, {count})
+            SELECT {group}, sum(sign) FROM pairs
+            GROUP BY {group} HAVING sum(sign) <> 0 ORDER BY {group}
+            ON CONFLICT ({group}) DO UPDATE SET {count} = t.{count} + EXCLUDED.{count}
+            RETURNING id, {count}
+        )
+        SELECT array_agg(id) FILTER (WHERE {count} = 0) INTO emptied FROM counted;
+        IF emptied IS NOT NULL THEN
+            DELETE FROM {counts} WHERE id = ANY(emptied);
+        END IF;"""
 
 
 def trigger_function() -> str:
     """The trigger's function, as `usage/sql/llm_usage_daily_sums_v<N>.sql` stores it. Static SQL
     in each branch (not EXECUTE): PL/pgSQL prepares it once per connection."""
     both = f"{NEW} UNION ALL {OLD}"
+    monthly_new = _user_month_sums(NEW, removes=False)
     return f"""-- Generated by `manage.py usage_sums_sql` from usage/sums.py: edit that, not this.
 CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     emptied bigint[];
     gone_days date[];
     gone_users text[];
+    made_days date[];
+    made_users text[];
 BEGIN
-    IF TG_OP = 'INSERT' THEN{_model_sums(NEW, removes=False)}{_user_sums(NEW)}
-    ELSIF TG_OP = 'UPDATE' THEN{_model_sums(both)}{_user_sums(both)}
-    ELSIF TG_OP = 'DELETE' THEN{_model_sums(OLD)}{_user_sums(OLD)}
+    IF TG_OP = 'INSERT' THEN{_model_sums(NEW, removes=False)}{_user_sums(NEW)}{monthly_new}
+    ELSIF TG_OP = 'UPDATE' THEN{_model_sums(both)}{_user_sums(both)}{_user_month_sums(both)}
+    ELSIF TG_OP = 'DELETE' THEN{_model_sums(OLD)}{_user_sums(OLD)}{_user_month_sums(OLD)}
     ELSE  -- TRUNCATE
         DELETE FROM {MODEL_DAILY};
         DELETE FROM {USER_DAILY};
+        DELETE FROM {USER_MONTHLY};
         DELETE FROM {USER_MONTH};
         DELETE FROM {USER_LATEST};
+        DELETE FROM {USER_ACTIVE_DAY};
+        DELETE FROM {USER_NEXT_DAY};
     END IF;
+    RETURN NULL;
+END
+$fn$;
+"""
+
+
+# The triggers on LlmUsageTagDaily: they keep the count of tag values per day and next day
+# (LlmUsageTagNextDayCount) as its rows come and go (ingest creates them, a rebuild deletes and
+# recreates them; their keys never change, and an update only adds to their sums). At the end of
+# the ingest statement, after its upsert of the values' latest days (LlmUsageTagLatest) has
+# locked each value's row: a concurrent batch adding a day of the same value waits, then sees
+# this one's days. A transition table is named by the event that provides it: one function per
+# event.
+TAG_NEXT_DAY = LlmUsageTagNextDayCount._meta.db_table
+TAG_TRIGGER_FUNCTIONS = {  # the rows added and removed, as the event provides them
+    "costledger_llmusagetagdaily_added": "SELECT key, value, day, 1 AS sign FROM new_rows",
+    "costledger_llmusagetagdaily_removed": "SELECT key, value, day, -1 AS sign FROM old_rows",
+}
+TAG_TRUNCATED = "costledger_llmusagetagdaily_truncated"
+
+
+def tag_trigger_functions() -> str:
+    """The functions of the triggers on LlmUsageTagDaily, as
+    `usage/sql/llm_usage_tag_next_days_v<N>.sql` stores them."""
+    functions = [
+        _plpgsql(
+            name,
+            _next_days_counted(
+                changes,
+                presence=TAG_DAILY,
+                entity=("key", "value"),
+                counts=TAG_NEXT_DAY,
+                count='"values"',
+            ),
+        )
+        for name, changes in TAG_TRIGGER_FUNCTIONS.items()
+    ]
+    functions.append(_plpgsql(TAG_TRUNCATED, f"\n    DELETE FROM {TAG_NEXT_DAY};"))
+    header = (
+        "-- Generated by `manage.py usage_sums_sql --tags` from usage/sums.py: edit that, not this."
+    )
+    return "\n\n".join([header, *functions])
+
+
+def _plpgsql(name: str, body: str) -> str:
+    return f"""CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    emptied bigint[];
+BEGIN{body}
     RETURN NULL;
 END
 $fn$;

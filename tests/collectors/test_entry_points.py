@@ -123,7 +123,8 @@ def test_bad_arguments_exit_non_zero_saying_what_to_do(args, message):
 def test_setup_schedules_creates_the_daily_utc_schedule_once():
     call_command("setup_schedules", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
-    assert PeriodicTask.objects.count() == 2  # the sync, and the pruning of raw usage events
+    # the sync, the pruning of raw usage events and the adding up of the months that ended
+    assert PeriodicTask.objects.count() == 3
     task = PeriodicTask.objects.get(name=DAILY_SYNC)
     assert task.task == "collectors.tasks.sync_all_task"
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == (

@@ -31,6 +31,11 @@ from usage.selectors import llm_tag_totals, llm_usage_daily_effective, llm_usage
 from usage.services import llm_usage_daily_upsert
 from usage.top_users import _candidates, _top_users, _users_ranked
 
+from .long_range_sums import (
+    assert_long_range_sums_follow_user_days,
+    assert_tag_next_days_follow_tag_days,
+)
+
 pytestmark = pytest.mark.django_db
 DAY, DAY2 = date(2026, 11, 20), date(2026, 11, 21)
 TOKENS = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -144,6 +149,7 @@ def assert_sums_follow_daily():
     assert (user_sums(), model_sums()) == sums_of_daily()
     assert user_months() == months_of_user_days()
     assert user_latest() == latest_of_user_days()
+    assert_long_range_sums_follow_user_days()
 
 
 def test_ingested_events_are_summed_per_user_and_per_model(gpt4o):
@@ -295,9 +301,11 @@ def test_the_top_users_are_those_of_adding_up_every_user(monkeypatch, seed, firs
 def test_heads_are_read_deeper_until_the_top_is_certain(monkeypatch):
     monkeypatch.setattr(llm_selectors, "TOP_USERS_FIRST_DEPTH", 1)
     depths = []
-    read = llm_selectors._day_heads
+    read = llm_selectors._heads
     monkeypatch.setattr(
-        llm_selectors, "_day_heads", lambda s, depth: depths.append(depth) or read(s, depth)
+        llm_selectors,
+        "_heads",
+        lambda months, days, depth: depths.append(depth) or read(months, days, depth),
     )
     # Six users at 1.00 a day: after the 2 dearest of each day, an unread user may still
     # cost 3.00, as much as the top one read; only reading deeper can tell who comes first.
@@ -390,7 +398,7 @@ def test_the_portable_writer_stores_what_the_postgresql_writer_stores(gpt4o, mon
 # The distinct active users -----------------------------------------------------------------------
 
 
-def test_active_users_from_latest_days_and_months_equal_those_counted_from_the_days():
+def test_active_users_from_the_next_day_counts_equal_those_counted_from_the_days():
     """Ranges within a month, across month ends and over a year, up to the latest day and
     before it, on events only and with Prometheus days, against the distinct users of the
     effective day rows; each read where it should be."""
@@ -431,6 +439,7 @@ def test_active_users_from_latest_days_and_months_equal_those_counted_from_the_d
         r.day for r in rows if r.source == "events"
     }
     last_events_day = max(r.day for r in rows if r.source == "events" and r.user_id)
+    assert_sums_follow_daily()
     paths = defaultdict(int)
     for first, last in ranges:
         with CaptureQueriesContext(connection) as queries:
@@ -438,13 +447,11 @@ def test_active_users_from_latest_days_and_months_equal_those_counted_from_the_d
         assert active == by_days(first, last), (first, last)
         read = " ".join(q["sql"] for q in queries.captured_queries)
         path = "days" if any(first <= day <= last for day in prometheus_only) else (
-            "latest day" if last >= last_events_day else "months"
+            "to date" if last >= last_events_day else "before the latest day"
         )  # fmt: skip
-        assert ("llmusageuserlatest" in read, "llmusageusermonth" in read) == {
-            "days": (False, False), "latest day": (True, False), "months": (True, True),
-        }[path], (first, last, path)  # fmt: skip
+        assert ("llmusageusernextdaycount" in read) == (path != "days"), (first, last, path)
         paths[path] += 1
-    assert min(paths["days"], paths["latest day"], paths["months"]) >= 2, paths
+    assert min(paths["days"], paths["to date"], paths["before the latest day"]) >= 2, paths
 
 
 # The distinct conversations ----------------------------------------------------------------------
@@ -482,6 +489,7 @@ def assert_tag_sums_follow_tag_days():
         "day", "key", "requests", "unpriced_requests", "cost"
     )
     assert {(d, k): [r, u, c] for d, k, r, u, c in stored} == dict(by_key)
+    assert_tag_next_days_follow_tag_days()
 
 
 def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
@@ -506,13 +514,13 @@ def test_conversations_from_latest_days_through_ingest_and_rebuild(gpt4o):
     def counted(first, last):
         with CaptureQueriesContext(connection) as queries:
             totals = llm_tag_totals(start=first, end=last, keys=["agent"])
-        read_latest = any("llmusagetaglatest" in q["sql"] for q in queries.captured_queries)
-        slow = any("COUNT(*) FROM (SELECT DISTINCT" in q["sql"] for q in queries.captured_queries)
-        return totals.conversations, read_latest, slow
+        read = " ".join(q["sql"] for q in queries.captured_queries)
+        slow = "COUNT(*) FROM (SELECT DISTINCT" in read
+        return totals.conversations, "llmusagetagnextdaycount" in read, slow
 
-    # Up to the latest day: from the latest days; before it: from the day rows.
+    # Up to the latest day or before it: from the count per day and next day.
     assert counted(DAY, DAY2) == (by_events(DAY, DAY2), True, False)
-    assert counted(day0, DAY) == (by_events(day0, DAY), True, True)
+    assert counted(day0, DAY) == (by_events(day0, DAY), True, False)
     assert counted(day0, DAY2)[0] == by_events(day0, DAY2) == 12
 
     # A conversation's last day goes (its events of that day deleted, the day rebuilt): its

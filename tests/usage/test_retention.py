@@ -24,9 +24,13 @@ from usage.models import (
     LlmUsageTagKeyDaily,
     LlmUsageTagLatest,
     LlmUsageTagLatestCount,
+    LlmUsageTagNextDayCount,
+    LlmUsageUserActiveDay,
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserMonthly,
+    LlmUsageUserNextDayCount,
     LlmUsageUserTagDaily,
 )
 from usage.rebuild import llm_usage_rebuild
@@ -37,7 +41,8 @@ TODAY = date(2026, 11, 21)
 SUMS = [
     LlmUsageDaily, LlmUsageModelDaily, LlmUsageUserDaily, LlmUsageUserMonth, LlmUsageUserLatest,
     LlmUsageTagDaily, LlmUsageTagKeyDaily, LlmUsageTagLatest, LlmUsageTagLatestCount, CostEntry,
-    LlmUsageUserTagDaily,
+    LlmUsageUserTagDaily, LlmUsageUserMonthly, LlmUsageUserActiveDay, LlmUsageUserNextDayCount,
+    LlmUsageTagNextDayCount,
 ]  # fmt: skip
 
 
@@ -63,8 +68,11 @@ def every_sum() -> dict:
     skip = {"id", "updated_at", "created_at"}
     return {
         model.__name__: sorted(
-            tuple(row[f.attname] for f in model._meta.fields if f.attname not in skip)
-            for row in model.objects.values()
+            (
+                tuple(row[f.attname] for f in model._meta.fields if f.attname not in skip)
+                for row in model.objects.values()
+            ),
+            key=repr,  # a next day may be None
         )
         for model in SUMS
     }

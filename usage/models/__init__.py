@@ -7,6 +7,7 @@ The tables keep the names they had when they lived in the ledger core and the co
 from usage.models.prices import ModelPrice, PriceSource
 from usage.models.raw import CostSource, IngestKey, LlmUsageEvent, LlmUsagePruning, UsageUser
 from usage.models.sums import (
+    LlmUsageClosedMonth,
     LlmUsageDaily,
     LlmUsageModelDaily,
     LlmUsageSource,
@@ -14,15 +15,22 @@ from usage.models.sums import (
     LlmUsageTagKeyDaily,
     LlmUsageTagLatest,
     LlmUsageTagLatestCount,
+    LlmUsageTagNextDayCount,
+    LlmUsageUserActiveDay,
     LlmUsageUserDaily,
     LlmUsageUserLatest,
     LlmUsageUserMonth,
+    LlmUsageUserMonthly,
+    LlmUsageUserNextDayCount,
     LlmUsageUserTagDaily,
 )
 
 __all__ = [
-    "CostSource", "IngestKey", "LlmUsageDaily", "LlmUsageEvent", "LlmUsageModelDaily",
-    "LlmUsagePruning", "LlmUsageSource", "LlmUsageTagDaily", "LlmUsageTagKeyDaily",
-    "LlmUsageTagLatest", "LlmUsageTagLatestCount", "LlmUsageUserDaily", "LlmUsageUserLatest",
-    "LlmUsageUserMonth", "LlmUsageUserTagDaily", "ModelPrice", "PriceSource", "UsageUser",
+    "CostSource", "IngestKey", "LlmUsageClosedMonth", "LlmUsageDaily", "LlmUsageEvent",
+    "LlmUsageModelDaily", "LlmUsagePruning", "LlmUsageSource", "LlmUsageTagDaily",
+    "LlmUsageTagKeyDaily",
+    "LlmUsageTagLatest", "LlmUsageTagLatestCount", "LlmUsageTagNextDayCount",
+    "LlmUsageUserActiveDay", "LlmUsageUserDaily", "LlmUsageUserLatest", "LlmUsageUserMonth",
+    "LlmUsageUserMonthly", "LlmUsageUserNextDayCount", "LlmUsageUserTagDaily", "ModelPrice",
+    "PriceSource", "UsageUser",
 ]  # fmt: skip

@@ -86,7 +86,11 @@ class LlmUsageTagDaily(TagSums):
         constraints = [
             models.UniqueConstraint(fields=["day", "key", "value"], name="llm_usage_tag_unique")
         ]
-        indexes = [models.Index(fields=["key", "day"])]
+        indexes = [
+            models.Index(fields=["key", "day"]),
+            # A value's days in order: its day before and after any day (LlmUsageTagNextDayCount).
+            models.Index(fields=["key", "value", "day"], name="llm_usage_tag_value_days"),
+        ]
 
     def __str__(self):
         return f"{self.day} {self.key}={self.value}"
@@ -197,6 +201,65 @@ class LlmUsageUserDaily(models.Model):
         return f"{self.day} {self.user_id or '-'} ({self.source})"
 
 
+class LlmUsageUserMonthly(models.Model):
+    """LlmUsageUserDaily summed over a calendar month (UTC) that has ended: per month, user and
+    source, with the same columns. What the top users of a long range read: a whole month is
+    one row per user where the days hold one per user and day (usage.top_users).
+
+    A month is added up once it is over (`llm_usage_months_close`, daily), and from then on
+    kept by the trigger on LlmUsageDaily in the statement that changes its days (late events,
+    rebuild, re-pricing, the Prometheus collector); pruning raw events leaves it, like every
+    sum, as it is. The month in progress, where ingest writes, has no rows: ingest pays nothing
+    for it. A month left with no LlmUsageDaily row has no row. Not LlmUsageUserMonth (a user's
+    active days as bits).
+
+    The index on (month, source, -cost) lists each month's users dearest first, as
+    LlmUsageUserDaily's lists each day's. Not maintained on SQLite."""
+
+    month = models.DateField(help_text="The first day of the month.")
+    user_id = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=16, choices=LlmUsageSource.choices)
+    rows = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(default=0, **MONEY)
+    costed_rows = models.BigIntegerField(default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusageusermonthly"
+        verbose_name = "LLM usage per user (monthly)"
+        verbose_name_plural = "LLM usage per user (monthly)"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "user_id", "source"], name="llm_usage_user_monthly_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["month", "source", "-cost"], name="llm_usage_user_monthly_cost")
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.user_id or '-'} ({self.source})"
+
+
+class LlmUsageClosedMonth(models.Model):
+    """A calendar month that has ended and whose per-user sums were added up
+    (LlmUsageUserMonthly): the trigger on LlmUsageDaily keeps those of closed months only, and
+    a range reads a whole month from them only when it is closed (else from its days)."""
+
+    month = models.DateField(unique=True, help_text="The first day of the month.")
+    closed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "costledger_llmusageclosedmonth"
+        verbose_name = "LLM usage month added up"
+        verbose_name_plural = "LLM usage months added up"
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}"
+
+
 class LlmUsageUserMonth(models.Model):
     """The days of a month on which a user had ingested usage (LlmUsageUserDaily rows of the
     events source): bit n-1 of `days` is the n-th of the month. Counting the distinct active
@@ -240,6 +303,59 @@ class LlmUsageUserLatest(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.day}"
+
+
+class LlmUsageUserActiveDay(models.Model):
+    """A day on which a user had ingested usage (a LlmUsageUserDaily row of the events source,
+    users with an id): one row per user and day, never updated, in the user's order of days, so
+    that the day before and after any day of a user are one index probe away. Kept by the
+    trigger on LlmUsageDaily (usage.sums) with LlmUsageUserNextDayCount. Not maintained on
+    SQLite."""
+
+    user_id = models.CharField(max_length=200)
+    day = models.DateField()
+
+    class Meta:
+        db_table = "costledger_llmusageuseractiveday"
+        verbose_name = "LLM active day of a user"
+        verbose_name_plural = "LLM active days of users"
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "day"], name="llm_usage_user_active_day")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} {self.day}"
+
+
+class LlmUsageUserNextDayCount(models.Model):
+    """How many users were active on `day` and next active on `next_day` (None: not since): the
+    distinct users active over any range [start, end] are those counted on a day of the range
+    whose next day is after its end or None, each once (on their last day of the range). A
+    range is a few hundred rows to add up, where its user days are hundreds of thousands.
+
+    Kept by the trigger on LlmUsageDaily from LlmUsageUserActiveDay (usage.sums); a count may
+    fall to 0 and stay. Not maintained on SQLite."""
+
+    day = models.DateField()
+    next_day = models.DateField(null=True, blank=True)
+    users = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusageusernextdaycount"
+        verbose_name = "LLM users per active day and next day"
+        verbose_name_plural = "LLM users per active day and next day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "next_day"],
+                name="llm_usage_user_next_day_count",
+                nulls_distinct=False,
+            )
+        ]
+        # Read by next day: the days after a range's end are few (none for a range to date).
+        indexes = [models.Index(fields=["next_day", "day"], name="llm_usage_user_next_day")]
+
+    def __str__(self):
+        return f"{self.day} -> {self.next_day or '-'}: {self.users}"
 
 
 class LlmUsageTagLatest(models.Model):
@@ -310,3 +426,32 @@ class LlmUsageTagLatestCount(models.Model):
 
     def __str__(self):
         return f"{self.key} {self.day}: {self.values}"
+
+
+class LlmUsageTagNextDayCount(models.Model):
+    """How many values of a tag were used on `day` and next on `next_day` (None: not since), as
+    LlmUsageUserNextDayCount counts users: the distinct values of any range (its conversations)
+    are those counted on a day of the range whose next day is after its end or None.
+
+    Kept by a trigger on LlmUsageTagDaily (usage.sums), whose index on (key, value, day) finds
+    a value's day before and after any day. Not maintained on SQLite."""
+
+    key = models.CharField(max_length=64)
+    day = models.DateField()
+    next_day = models.DateField(null=True, blank=True)
+    values = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "costledger_llmusagetagnextdaycount"
+        verbose_name = "LLM tag values per day and next day"
+        verbose_name_plural = "LLM tag values per day and next day"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "day", "next_day"],
+                name="llm_usage_tag_next_day_count",
+                nulls_distinct=False,
+            )
+        ]  # a range's days hold a row or two each: read by day
+
+    def __str__(self):
+        return f"{self.key} {self.day} -> {self.next_day or '-'}: {self.values}"

@@ -16,6 +16,7 @@ class Schedule:
 
 DAILY_SYNC = "costledger: sync all collectors daily"
 DAILY_PRUNE = "costledger: prune raw usage events daily"
+DAILY_CLOSE_MONTHS = "costledger: add up the usage of months that ended, daily"
 SCHEDULES = [
     Schedule(
         DAILY_SYNC, "collectors.tasks.sync_all_task", "2", "15",
@@ -27,14 +28,21 @@ SCHEDULES = [
         "Deletes the raw usage events older than USAGE_EVENTS_RETENTION_DAYS (their sums stay). "
         "`manage.py setup_schedules --reset` restores 03:30 UTC.",
     ),
+    Schedule(
+        DAILY_CLOSE_MONTHS, "usage.tasks.close_usage_months_task", "0", "20",
+        "Adds up the per-user LLM usage of a month once it has ended, for the reports of long "
+        "ranges (a no-op on the other days). `manage.py setup_schedules --reset` restores 00:20 "
+        "UTC.",
+    ),
 ]  # fmt: skip
 
 
 class Command(BaseCommand):
     help = (
         "Create the default Celery beat schedules: the daily sync of every collector at 02:15 "
-        "UTC and the pruning of raw usage events at 03:30 UTC. Idempotent; a schedule edited in "
-        "the admin is left as it is unless --reset."
+        "UTC, the pruning of raw usage events at 03:30 UTC and the adding up of the months that "
+        "ended at 00:20 UTC. Idempotent; a schedule edited in the admin is left as it is unless "
+        "--reset."
     )
 
     def add_arguments(self, parser):
