@@ -103,6 +103,12 @@ def median(values):
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def percentile(values, fraction: float):
+    """The value below which `fraction` of `values` fall (nearest rank): p95 is 0.95."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
 def cpu_calibration() -> float:
     """Seconds for 10 million additions in a Python loop: how fast this machine's cores are at
     the moment, so that figures taken on different days (virtual machines vary) can be compared.
