@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth
@@ -23,6 +24,7 @@ from django.db.models.functions import TruncMonth
 from costledger.days import add_months, month_start
 from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate, Source
 from costledger.money import round_preserving_sum, split_evenly
+from costledger.providers import provider_category
 
 
 @dataclass
@@ -147,8 +149,15 @@ def effective_cost_by_day(
     is decided on the whole provider and day first, so a filter never changes the winner.
     Adjustments (credit notes) are added to whatever source wins.
     """
-    reporting = settings.REPORTING_CURRENCY
     groups = _charge_groups(start=start, end=end, providers=providers)
+    return _effective_days(start=start, end=end, groups=groups, categories=categories)
+
+
+def _effective_days(
+    *, start: date, end: date, groups: list[dict], categories: list[str] | None = None
+) -> EffectiveCosts:
+    """`effective_cost_by_day` of the charge groups (`_charge_groups`) given."""
+    reporting = settings.REPORTING_CURRENCY
     charges, adjustments = _pieces_by_day(start=start, end=end, groups=groups)
     missing: dict[str, list[date]] = defaultdict(list)
     days = []
@@ -248,6 +257,111 @@ def _pieces_by_day(*, start: date, end: date, groups: list[dict]):
             else:
                 charges[key][_feed(group)].append(piece)
     return charges, adjustments
+
+
+@dataclass
+class CategoryCosts:
+    """The effective cost of all providers together per day and category over [start, end):
+    what a page that adds providers up reads (the Business summary)."""
+
+    start: date
+    end: date  # exclusive
+    currency: str
+    by_category: dict[tuple[date, str], Decimal]  # (day, category) -> in the reporting currency
+    # (day, the provider's category) -> the currencies of costs left out for lack of a rate
+    unconverted: dict[tuple[date, str], set[str]]
+    missing_rates: list[MissingRate]
+    any_recorded: bool  # any charge or adjustment in the range, even of 0
+
+
+# On PostgreSQL, in one statement: the providers with a charge in the range over more than one
+# day (an invoice or estimate spread over a month) or in another currency ("spread"), and their
+# charge groups, as `_charge_groups` has them; the other providers' charges are each one day in
+# the reporting currency, so each charge is its own piece: per provider and day the highest
+# feed counts (FEED_RANK: Prometheus usage just under the events' usage) with every adjustment,
+# summed per day and category (rows without a provider).
+_FEED_RANK_SQL = " ".join(
+    [
+        "CASE WHEN source = %(usage)s AND reference = 'prometheus' THEN %(prometheus)s",
+        *(f"WHEN source = '{source.value}' THEN {rank}" for source, rank in SOURCE_RANK.items()),
+        "END",
+    ]
+)
+_CHARGED = f"""
+SELECT * FROM {CostEntry._meta.db_table}
+WHERE charge_period_start < %(end)s AND charge_period_end > %(start)s"""  # noqa: S608 (constant)
+_BY_CATEGORY = f"""
+WITH charged AS MATERIALIZED ({_CHARGED}
+), spread AS (
+    SELECT DISTINCT provider FROM charged
+    WHERE charge_period_end <> charge_period_start + 1 OR currency <> %(reporting)s
+), ranked AS (
+    SELECT charge_period_start AS day, category, adjustment, billed_cost, rank,
+        max(rank) FILTER (WHERE NOT adjustment)
+            OVER (PARTITION BY provider, charge_period_start) AS top
+    FROM (
+        SELECT *, {_FEED_RANK_SQL} AS rank FROM charged
+        WHERE provider NOT IN (SELECT provider FROM spread)
+    ) AS entry
+)
+SELECT NULL, NULL, NULL, NULL, category, NULL, day, NULL, sum(billed_cost)
+FROM ranked WHERE adjustment OR rank = top
+GROUP BY day, category
+UNION ALL
+SELECT {", ".join(_GROUP_KEY)}, sum(billed_cost) FROM charged
+WHERE provider IN (SELECT provider FROM spread)
+GROUP BY {", ".join(_GROUP_KEY)}"""  # noqa: S608 (constant)
+
+
+def effective_cost_by_category(*, start: date, end: date) -> CategoryCosts:
+    """`effective_cost_by_day` over [start, end) added up per day and category, over every
+    provider: the same figures, read faster over long ranges. On PostgreSQL a provider whose
+    charges in the range are each one day in the reporting currency (daily bills and computed
+    usage: most of the ledger) is added up in the database, where the feed that counts on each
+    day is picked by the same ranks; the other providers' charges are cut into daily pieces
+    here, as `effective_cost_by_day` does. Two years of ledger at 10 million events:
+    docs/benchmarks.md."""
+    reporting = settings.REPORTING_CURRENCY
+    by_category: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
+    unconverted: dict[tuple[date, str], set[str]] = defaultdict(set)
+    recorded = False
+    if connection.vendor == "postgresql":
+        groups = []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _BY_CATEGORY,
+                {
+                    "start": start,
+                    "end": end,
+                    "reporting": reporting,
+                    "usage": Source.USAGE.value,
+                    "prometheus": FEED_RANK[PROMETHEUS_FEED],
+                },
+            )
+            for row in cursor.fetchall():
+                if row[0] is None:  # a day and category of the one-day providers
+                    by_category[(row[6], row[4])] += row[8]
+                    recorded = True
+                else:
+                    groups.append({**dict(zip(_GROUP_KEY, row, strict=False)), "total": row[8]})
+    else:
+        groups = _charge_groups(start=start, end=end, providers=None)
+    rest = _effective_days(start=start, end=end, groups=groups)
+    for cost in rest.days:
+        recorded = True
+        if cost.unconverted:
+            unconverted[(cost.day, provider_category(cost.provider))] |= set(cost.unconverted)
+        for category, amount in cost.by_category.items():
+            by_category[(cost.day, category)] += amount
+    return CategoryCosts(
+        start=start,
+        end=end,
+        currency=reporting,
+        by_category=dict(by_category),
+        unconverted=dict(unconverted),
+        missing_rates=rest.missing_rates,
+        any_recorded=recorded,
+    )
 
 
 @dataclass

@@ -8,8 +8,7 @@ ledger's effective costs (invoices over billed over computed over estimates). Pe
 per-model and per-provider LLM figures come from the usage sums (never raw events).
 """
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,8 +17,8 @@ from django.utils import timezone
 
 from collectors.selectors import CollectorHealth, collector_health
 from costledger.days import add_months, days_between, month_start
-from costledger.providers import Category, provider_category
-from costledger.selectors import MissingRate, effective_cost_by_day
+from costledger.providers import Category
+from costledger.selectors import CategoryCosts, MissingRate, effective_cost_by_category
 from reports.buckets import Bucket, Buckets, buckets_for, months_for
 from reports.completeness import incomplete_reasons
 from reports.periods import Period
@@ -74,19 +73,6 @@ class PeriodFigures:
         return None if self.revenue is None else self.revenue - self.total_costs
 
 
-@dataclass
-class DailyCosts:
-    """Effective costs per day: in all, of LLM providers, and per breakdown series."""
-
-    total: dict[date, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    by_category: dict[tuple[date, str], Decimal] = field(
-        default_factory=lambda: defaultdict(Decimal)
-    )
-    # (day, category) -> the currencies of costs left out for lack of an exchange rate
-    unconverted: dict[tuple[date, str], set[str]] = field(default_factory=lambda: defaultdict(set))
-    any_recorded: bool = False
-
-
 @dataclass(frozen=True)
 class BusinessFigures:
     period: Period
@@ -94,7 +80,7 @@ class BusinessFigures:
     today: date
     now: PeriodFigures
     before: PeriodFigures | None  # the period compared with, if any
-    costs: DailyCosts
+    costs: CategoryCosts  # per day and category, over the period, its comparison and the months
     revenue: RevenueSeries
     buckets: Buckets  # how the charts over the period group its days
     llm_months: list[Bucket]  # the monthly LLM chart's months (the last clipped to the period)
@@ -116,7 +102,7 @@ def business_figures(*, period: Period) -> BusinessFigures:
         llm_months = _llm_months(period, today)
         compared = period.compare
         first = min(compared.start if compared else period.start, llm_months[0].start)
-        costs, missing_costs = _daily_costs(start=first, end=period.end)
+        costs = effective_cost_by_category(start=first, end=period.end + timedelta(days=1))
         revenue = RevenueSeries(start=first, end=period.end, reporting=currency)
         now = _period_figures(period, costs, revenue)
         before = _period_figures(compared, costs, revenue) if compared else None
@@ -140,7 +126,7 @@ def business_figures(*, period: Period) -> BusinessFigures:
             error_rates=llm_error_rates(start=start, end=end),
             tags=llm_tag_totals(start=start, end=end, keys=["agent", "feature"]),
             missing_rates=sorted(
-                {*missing_costs, *revenue.missing_rates()},
+                {*costs.missing_rates, *revenue.missing_rates()},
                 key=lambda m: (m.currency, m.first_day),
             ),
             incomplete=incomplete_reasons(
@@ -163,19 +149,7 @@ def _llm_months(period: Period, today: date) -> list[Bucket]:
     return months_for(start=min(month_start(period.start), at_least), end=period.end, today=today)
 
 
-def _daily_costs(*, start: date, end: date) -> tuple[DailyCosts, list[MissingRate]]:
-    costs = effective_cost_by_day(start=start, end=end + timedelta(days=1))
-    daily = DailyCosts(any_recorded=bool(costs.days))
-    for cost in costs.days:
-        daily.total[cost.day] += cost.amount
-        if cost.unconverted:
-            daily.unconverted[(cost.day, provider_category(cost.provider))] |= set(cost.unconverted)
-        for category, amount in cost.by_category.items():
-            daily.by_category[(cost.day, category)] += amount
-    return daily, costs.missing_rates
-
-
-def _period_figures(period: Period, costs: DailyCosts, revenue: RevenueSeries) -> PeriodFigures:
+def _period_figures(period: Period, costs: CategoryCosts, revenue: RevenueSeries) -> PeriodFigures:
     days = days_between(period.start, period.end)
     return PeriodFigures(_accrued(revenue, days), _spent(costs, days))
 
@@ -187,7 +161,7 @@ def _accrued(revenue: RevenueSeries, days: list[date]) -> Decimal | None:
     return sum(known, Decimal(0)) if known else None
 
 
-def _spent(costs: DailyCosts, days: list[date]) -> dict[str, Decimal]:
+def _spent(costs: CategoryCosts, days: list[date]) -> dict[str, Decimal]:
     return {
         category: sum((costs.by_category.get((d, category), Decimal(0)) for d in days), Decimal(0))
         for category in Category.values
