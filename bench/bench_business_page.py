@@ -242,7 +242,10 @@ def usage_parts(window: dict, runs: int = 10) -> dict[str, float]:
 def page_measure(client, name: str, params: dict, period, runs: int, raw: bool) -> bool:
     """Print the page's figures for one period; whether it meets its target."""
     from django.db import connection
+    from django.utils import timezone
 
+    from costledger.selectors import effective_cost_by_category
+    from reports.business import costs_read
     from usage.selectors import llm_tag_totals, llm_usage_totals
 
     window = {"start": period.start, "end": period.end}
@@ -253,6 +256,9 @@ def page_measure(client, name: str, params: dict, period, runs: int, raw: bool) 
     )
     for part, ms in usage_parts(window).items():
         print(f"  usage selector, {part}: {ms:.1f} ms")
+    read = costs_read(period, timezone.now().date())
+    ms = timed(lambda: effective_cost_by_category(**read), runs=10, warmups=1)
+    print(f"  effective costs per day and category, {read['start']} to {read['end']}: {ms:.1f} ms")
     ok = page_ms < (100 if period.days <= 31 else 300) and queries < 25
     if raw:
         with connection.cursor() as cursor:
@@ -336,6 +342,10 @@ def main():
     from django.core.management import call_command
 
     call_command("collectstatic", "--noinput", verbosity=0)  # as in production (DEBUG off)
+    # The months that have ended are added up, as the daily beat task does in production.
+    started = time.monotonic()
+    call_command("close_usage_months", verbosity=0)
+    print(f"months that ended added up (close_usage_months) in {time.monotonic() - started:.1f} s")
     from reports.periods import period_custom, period_resolve
 
     client = staff_client()

@@ -288,7 +288,7 @@ _FEED_RANK_SQL = " ".join(
     ]
 )
 _CHARGED = f"""
-SELECT * FROM {CostEntry._meta.db_table}
+SELECT {", ".join(_GROUP_KEY)}, billed_cost FROM {CostEntry._meta.db_table}
 WHERE charge_period_start < %(end)s AND charge_period_end > %(start)s"""  # noqa: S608 (constant)
 _BY_CATEGORY = f"""
 WITH charged AS MATERIALIZED ({_CHARGED}

@@ -101,9 +101,9 @@ def business_figures(*, period: Period) -> BusinessFigures:
         today = timezone.now().date()
         llm_months = _llm_months(period, today)
         compared = period.compare
-        first = min(compared.start if compared else period.start, llm_months[0].start)
-        costs = effective_cost_by_category(start=first, end=period.end + timedelta(days=1))
-        revenue = RevenueSeries(start=first, end=period.end, reporting=currency)
+        read = costs_read(period, today)
+        costs = effective_cost_by_category(**read)
+        revenue = RevenueSeries(start=read["start"], end=period.end, reporting=currency)
         now = _period_figures(period, costs, revenue)
         before = _period_figures(compared, costs, revenue) if compared else None
         buckets = buckets_for(start=period.start, end=period.end, today=today)
@@ -140,6 +140,14 @@ def business_figures(*, period: Period) -> BusinessFigures:
             ),
             collectors=health,
         )
+
+
+def costs_read(period: Period, today: date) -> dict[str, date]:
+    """The days whose effective costs the page reads ([start, end)): the period, the one it is
+    compared with and the months of the monthly LLM chart."""
+    compared = period.compare
+    first = min(compared.start if compared else period.start, _llm_months(period, today)[0].start)
+    return {"start": first, "end": period.end + timedelta(days=1)}
 
 
 def _llm_months(period: Period, today: date) -> list[Bucket]:
