@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "billing",
     "reports",
     "demo",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,22 @@ RECONCILIATION_TOLERANCE_PERCENT = Decimal(_tolerance)
 # Outside crons and scripts authenticate with `Authorization: Bearer $SYNC_API_TOKEN`.
 # Unset: only staff sessions may call the API.
 SYNC_API_TOKEN = env.str("SYNC_API_TOKEN", default="").strip()
+
+# --- Alerts ------------------------------------------------------------------------------------
+# Where alert emails go out: an EMAIL_URL as django-environ reads it (smtp://user:password@host:587
+# with TLS via smtp+tls://, or consolemail:// to print them, the default). The links in alerts
+# start with SITE_URL, the address people open the admin at.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25) or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="costledger@localhost")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").strip()
 
 # Celery: Redis is the broker. Without REDIS_URL (the quick start) tasks run in-process.
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from collectors.selectors import CollectorHealth, collector_health
 from costledger.days import add_months, days_between, month_start
+from costledger.forecast import month_projection
 from costledger.providers import Category
 from costledger.selectors import CategoryCosts, MissingRate, effective_cost_by_category
 from reports.buckets import Bucket, Buckets, buckets_for, months_for
@@ -38,7 +39,6 @@ from usage.selectors import (
 )
 
 TOP_USERS = 20
-PROJECTION_RUN_RATE_DAYS = 7  # the projection runs the last week's daily cost to month end
 MONTHLY_AT_LEAST = 6  # months the monthly LLM chart shows, however short the period
 
 
@@ -224,19 +224,12 @@ def monthly_llm(figures: BusinessFigures) -> list[Decimal]:
 
 
 def llm_projection(figures: BusinessFigures) -> Decimal | None:
-    """This month's LLM cost at its end: the month to yesterday, plus the daily run rate of the
-    last 7 full days for each day left, today included (today's own cost is still coming in).
-    None when the chart's last month is not the running one, or there is nothing to run."""
-    month, today = figures.llm_months[-1], figures.today
-    if not month.running:
+    """This month's LLM cost at its end (costledger.forecast: the month to yesterday plus the
+    last 7 full days' run rate for each day left). None when the chart's last month is not the
+    running one, or there is nothing to run."""
+    if not figures.llm_months[-1].running:
         return None
-    yesterday = today - timedelta(days=1)
-    spent = sum((_llm(figures, d) for d in days_between(month.start, yesterday)), Decimal(0))
-    week = days_between(today - timedelta(days=PROJECTION_RUN_RATE_DAYS), yesterday)
-    rate = sum((_llm(figures, d) for d in week), Decimal(0)) / PROJECTION_RUN_RATE_DAYS
-    if not spent and not rate:
-        return None
-    return spent + rate * ((month.full_end - today).days + 1)
+    return month_projection(today=figures.today, cost_on=lambda day: _llm(figures, day))
 
 
 def _llm(figures: BusinessFigures, day: date) -> Decimal:

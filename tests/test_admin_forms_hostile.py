@@ -42,6 +42,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from alerts.models import AlertRule, Budget, Channel
 from billing.models import MAX_INVOICE_DAYS, ProviderInvoice
 from billing.services import provider_invoice_save
 from costledger.models import CostEntry, ExchangeRate, Source
@@ -115,7 +116,7 @@ THIRD_PARTY_SAMPLE = {
     "number": ["20 nines", "NaN", "negative"],
     "json": [*TEXT, "invalid", "nested 10000", "NUL escape", "surrogate escape"],
 }
-OUR_APPS = {"billing", "collectors", "costledger", "usage"}
+OUR_APPS = {"alerts", "billing", "collectors", "costledger", "usage"}
 
 
 def field_kind(form_field: forms.Field) -> str | None:
@@ -207,6 +208,23 @@ class World:
         return Group.objects.create(name="Readers")
 
     @cached_property
+    def budget(self):
+        return Budget.objects.create(
+            name="LLM", scope="category:llm", amount=Decimal("1000"), currency="USD",
+            effective_from=date(2026, 9, 1),
+        )  # fmt: skip
+
+    @cached_property
+    def channel(self):
+        return Channel.objects.create(
+            name="slack", kind="webhook", webhook_url="https://hooks.example.com/T1/B1/sweep"
+        )
+
+    @cached_property
+    def alertrule(self):
+        return AlertRule.objects.get(kind="cost_spike")
+
+    @cached_property
     def superuser(self):
         return User.objects.create_superuser("root", "root@example.com", "pw")
 
@@ -290,6 +308,33 @@ def exchange_rate(world):
     return {"day": "2026-10-01", "currency": "EUR", "rate": "1.08", "source": "manual"}
 
 
+def budget(world):
+    return {
+        "name": "Infrastructure",
+        "scope": "category:infrastructure",
+        "amount": "500.00",
+        "currency": "USD",
+        "thresholds": "50,80,100",
+        "warn_on_forecast": "on",
+        "effective_from": "2026-10-01",
+        "effective_until": "",
+    }
+
+
+def channel(world):
+    return {
+        "name": "ops",
+        "kind": "webhook",
+        "enabled": "on",
+        "addresses": "",
+        "webhook_url": "https://hooks.example.com/services/T0/B0/new",
+    }
+
+
+def alert_rule(world):
+    return {"enabled": "on", "factor": "3.5", "minimum_amount": "12", "baseline_days": "30"}
+
+
 def model_price(world):
     return {
         "provider": "acme",
@@ -329,6 +374,11 @@ def periodic_task(world):
 
 
 FORMS = [
+    AdminForm(Budget, budget),
+    AdminForm(Budget, budget, change=True),
+    AdminForm(Channel, channel, superuser=True),
+    AdminForm(Channel, channel, change=True, superuser=True),
+    AdminForm(AlertRule, alert_rule, change=True, superuser=True),
     AdminForm(ProviderInvoice, invoice),
     AdminForm(ProviderInvoice, invoice, change=True),
     AdminForm(ExchangeRate, exchange_rate),

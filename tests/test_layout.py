@@ -3,7 +3,7 @@ apps depend one way is import-linter's contract in pyproject.toml, run by `make 
 
 import grimp
 
-APPS = ("costledger", "usage", "collectors", "billing", "reports", "demo")
+APPS = ("costledger", "usage", "collectors", "billing", "reports", "demo", "alerts")
 
 
 def test_no_import_cycles():

@@ -35,6 +35,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from alerts.models import Alert, Budget, Channel, Delivery
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
@@ -177,10 +178,31 @@ def world(settings, superuser):
         ),
         user=superuser,
     )
+    budget = Budget.objects.create(
+        name="sweep-budget-31", scope="category:llm", amount=Decimal("1000"), currency="USD",
+        effective_from=date(2026, 10, 1),
+    )  # fmt: skip
+    hook = Channel.objects.create(
+        name="sweep-hook", kind="webhook",
+        webhook_url="https://hooks.example.com/services/T9/B9/sweep-webhook-secret-8d1",
+    )  # fmt: skip
+    alert = Alert.objects.create(
+        rule="budget", scope=f"budget:{budget.pk}", threshold="80", period="2026-10",
+        budget=budget, title="sweep-alert-52", message="Spent 812.00 USD of 1,000.00 USD",
+        link="/admin/business/?period=this_month", fired_at=datetime(2026, 10, 20, tzinfo=UTC),
+    )  # fmt: skip
+    Delivery.objects.create(alert=alert, channel=hook, event="fired",
+                            next_attempt_at=datetime(2026, 10, 20, tzinfo=UTC))  # fmt: skip
     secrets = [getattr(settings, name) for name in CREDENTIALS]
     return {
         "invoice": invoice,
-        "secrets": [*secrets, settings.SECRET_KEY, full_key],
+        "secrets": [
+            *secrets,
+            settings.SECRET_KEY,
+            full_key,
+            hook.webhook_url,
+            "sweep-webhook-secret",
+        ],
     }
 
 

@@ -198,7 +198,14 @@ def llm_usage_totals(*, start: date, end: date) -> LlmUsageTotals:
     )
 
 
-# Users whose latest day is on or after the range's start, and the latest day of all: while no
+def llm_unpriced_requests(*, start: date, end: date, providers: list[str] | None = None) -> int:
+    """The requests over [start, end] that the price book could not cost, of `providers` (all
+    when None): what a cost figure over those days leaves out."""
+    return sum(
+        row["unpriced_sum"] or 0
+        for row in _per_model(start=start, end=end)
+        if providers is None or row["provider"] in providers
+    )
 
 
 @dataclass

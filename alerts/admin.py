@@ -1,0 +1,199 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from alerts.budgets import budget_months
+from alerts.models import (
+    Alert,
+    AlertRule,
+    Budget,
+    Channel,
+    ChannelKind,
+    Delivery,
+    webhook_url_masked,
+)
+from costledger.admin_site import DecimalInput, money_cell
+from costledger.money import exact_text, round_money
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("name", "scope_label", "amount_display", "thresholds", "warn_on_forecast",
+                    "months", "this_month")  # fmt: skip
+    list_filter = ("currency", "warn_on_forecast")
+    search_fields = ("name",)
+    fields = ("name", "scope", "amount", "currency", "thresholds", "warn_on_forecast",
+              "effective_from", "effective_until")  # fmt: skip
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "amount" in form.base_fields:
+            form.base_fields["amount"].widget = DecimalInput()
+        return form
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        today = timezone.now().date()
+        self._months = {m.budget.pk: m for m in budget_months(today=today)}
+        return changelist
+
+    @admin.display(description="Scope", ordering="scope")
+    def scope_label(self, budget):
+        return budget.get_scope_display()
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, budget):
+        return money_cell(budget.amount, budget.currency)
+
+    @admin.display(description="Months")
+    def months(self, budget):
+        until = f"{budget.effective_until:%Y-%m}" if budget.effective_until else "on"
+        return f"{budget.effective_from:%Y-%m} to {until}"
+
+    @admin.display(description="This month so far")
+    def this_month(self, budget):
+        month = getattr(self, "_months", {}).get(budget.pk)
+        if month is None:
+            return "not in force"
+        if month.actual is None:
+            return format_html("<span title='{}'>unknown</span>", "; ".join(month.incomplete))
+        spent = exact_text(round_money(month.actual, budget.currency), budget.currency)
+        text = f"{spent} {budget.currency} ({month.percent:.1f}%)"
+        if month.incomplete:
+            return format_html("{} <strong title='{}'>incomplete</strong>", text,
+                               "; ".join(month.incomplete))  # fmt: skip
+        return text
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ("kind", "enabled", "factor", "minimum_amount", "baseline_days")
+    list_editable = ("enabled",)
+    readonly_fields = ("kind",)
+    fields = ("kind", "enabled", "factor", "minimum_amount", "baseline_days")
+
+    def has_add_permission(self, request):
+        return False  # one row per rule, made by the migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # switch a rule off instead
+
+
+class ChannelForm(forms.ModelForm):
+    """The webhook URL is a secret: once saved it is shown masked, and left empty it stays."""
+
+    webhook_url = forms.CharField(
+        required=False,
+        widget=forms.TextInput(attrs={"size": 80, "autocomplete": "off"}),
+        help_text="The incoming webhook's URL (https://...). Once saved it is shown masked; "
+        "leave it empty to keep it, or paste a new one.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ("name", "kind", "enabled", "addresses", "webhook_url")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved_url = self.instance.webhook_url if self.instance.pk else ""
+        self.initial["webhook_url"] = ""
+        if self.saved_url:
+            self.fields["webhook_url"].widget.attrs["placeholder"] = webhook_url_masked(
+                self.saved_url
+            )
+
+    def clean_webhook_url(self):
+        return self.cleaned_data.get("webhook_url", "").strip() or self.saved_url
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == ChannelKind.EMAIL:
+            cleaned["webhook_url"] = ""
+            self.instance.webhook_url = ""
+        return cleaned
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelForm
+    list_display = ("name", "kind", "enabled", "target")
+    list_filter = ("kind", "enabled")
+
+    @admin.display(description="Sends to")
+    def target(self, channel):
+        if channel.kind == ChannelKind.EMAIL:
+            return channel.addresses.replace("\n", ", ")
+        return channel.webhook_url_masked
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    fields = ("channel", "event", "status", "attempts", "last_error", "sent_at", "next_attempt_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("fired_at", "rule", "title", "state", "incomplete", "delivered",
+                    "acknowledged")  # fmt: skip
+    list_filter = ("rule", "state", "incomplete", ("acknowledged_at", admin.EmptyFieldListFilter))
+    search_fields = ("title", "scope", "message")
+    date_hierarchy = "fired_at"
+    list_select_related = ("acknowledged_by",)
+    actions = ["acknowledge"]
+    inlines = [DeliveryInline]
+    readonly_fields = ("rule", "scope", "threshold", "period", "title", "message_text", "page",
+                       "figures", "incomplete", "state", "fired_at", "resolved_at",
+                       "acknowledged_by", "acknowledged_at")  # fmt: skip
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("deliveries")
+
+    def has_add_permission(self, request):
+        return False  # alerts are raised by the checks
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history stays
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an alert is read, never edited: the list's "acknowledge" marks it
+
+    def has_acknowledge_permission(self, request):
+        """Who may change alerts (Finance, superusers) may acknowledge them."""
+        return super().has_change_permission(request)
+
+    @admin.display(description="Message")
+    def message_text(self, alert):
+        return alert.message
+
+    @admin.display(description="Explained on")
+    def page(self, alert):
+        return format_html('<a href="{}">{}</a>', alert.link, alert.link) if alert.link else "—"
+
+    @admin.display(description="Deliveries")
+    def delivered(self, alert):
+        deliveries = list(alert.deliveries.all())
+        if not deliveries:
+            return "no channel"
+        return format_html_join(", ", "{} {}", ((d.event, d.status) for d in deliveries))
+
+    @admin.display(description="Acknowledged", ordering="acknowledged_at")
+    def acknowledged(self, alert):
+        if not alert.acknowledged_at:
+            return "—"
+        who = alert.acknowledged_by.get_username() if alert.acknowledged_by else "someone"
+        return f"{who}, {alert.acknowledged_at:%Y-%m-%d %H:%M}"
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=["acknowledge"])
+    def acknowledge(self, request, queryset):
+        count = queryset.filter(acknowledged_at__isnull=True).update(
+            acknowledged_by=request.user, acknowledged_at=timezone.now()
+        )
+        self.message_user(request, f"{count} alert(s) acknowledged.", messages.SUCCESS)

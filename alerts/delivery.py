@@ -1,0 +1,135 @@
+"""Sending the queued notifications: each delivery on its own, so a channel that fails (SMTP
+refused, a webhook answering 500 or hanging) never keeps the others from being sent. A failed
+attempt is recorded and retried later (backoff), up to MAX_ATTEMPTS; then the delivery is marked
+failed, and stays in the alert's history.
+
+Concurrent senders claim a delivery with a conditional UPDATE on its next attempt time (no lock
+held while sending): the one whose update changed the row sends it."""
+
+import logging
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils import timezone
+
+from alerts.models import Alert, Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_AFTER = [timedelta(minutes=m) for m in (1, 5, 30, 120)]  # after attempts 1, 2, 3, 4
+CLAIM_FOR = timedelta(minutes=5)  # a sender that died mid-send frees its delivery after this
+WEBHOOK_TIMEOUT = 10  # seconds
+
+
+class DeliveryError(Exception):
+    """A channel refused or did not answer; the message names no secret."""
+
+
+def deliveries_send(*, now: datetime | None = None) -> dict[str, int]:
+    """Send every delivery due now; counts of sent, retried later and failed for good."""
+    now = now or timezone.now()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    due = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .select_related("alert", "channel")
+        .order_by("next_attempt_at", "pk")
+    )
+    for delivery in due:
+        if not _claimed(delivery, now=now):
+            continue  # another sender has it
+        counts[_attempt(delivery, now=now)] += 1
+    return counts
+
+
+def _claimed(delivery: Delivery, *, now: datetime) -> bool:
+    return (
+        Delivery.objects.filter(
+            pk=delivery.pk,
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=delivery.next_attempt_at,
+        ).update(next_attempt_at=now + CLAIM_FOR)
+        == 1
+    )
+
+
+def _attempt(delivery: Delivery, *, now: datetime) -> str:
+    attempts = delivery.attempts + 1
+    try:
+        if not delivery.channel.enabled:
+            raise DeliveryError("the channel is switched off")
+        channel_send(delivery.channel, delivery.alert, event=delivery.event)
+    except Exception as error:  # noqa: BLE001 (any channel failure is recorded, never raised)
+        reason = str(error) if isinstance(error, DeliveryError) else _described(error)
+        logger.warning("alert %s: delivery to %s failed: %s", delivery.alert_id,
+                       delivery.channel, reason)  # fmt: skip
+        done = attempts >= MAX_ATTEMPTS
+        Delivery.objects.filter(pk=delivery.pk).update(
+            attempts=attempts,
+            last_error=f"attempt {attempts}: {reason}"[:2000],
+            status=DeliveryStatus.FAILED if done else DeliveryStatus.PENDING,
+            next_attempt_at=now + RETRY_AFTER[min(attempts, len(RETRY_AFTER)) - 1],
+        )
+        return "failed" if done else "retry"
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=attempts, status=DeliveryStatus.SENT, sent_at=timezone.now()
+    )
+    return "sent"
+
+
+def _described(error: Exception) -> str:
+    """What went wrong without the URL (a webhook's path is its secret) or a password."""
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    if isinstance(error, requests.RequestException):
+        return f"could not connect ({type(error).__name__})"
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def notification_text(alert: Alert, *, event: str) -> tuple[str, str]:
+    """The subject and body people read: what, how much, against what, for which period, and
+    the page that explains it."""
+    link = f"{settings.SITE_URL.rstrip('/')}{alert.link}" if alert.link else ""
+    if event == DeliveryEvent.RESOLVED:
+        subject = f"[costledger] Resolved: {alert.title}"
+        body = (
+            f"Resolved at {alert.resolved_at:%Y-%m-%d %H:%M} UTC: {alert.title}.\n\n{alert.message}"
+        )
+    else:
+        subject = f"[costledger] {alert.title}"
+        body = alert.message
+    if link:
+        body += f"\n\nSee: {link}"
+    return subject, body
+
+
+def channel_send(channel: Channel, alert: Alert, *, event: str) -> None:
+    subject, body = notification_text(alert, event=event)
+    if channel.kind == ChannelKind.EMAIL:
+        from alerts.models import addresses_parse
+
+        EmailMessage(subject=subject, body=body, to=addresses_parse(channel.addresses)).send()
+        return
+    payload = {
+        "text": f"{subject}\n{body}",
+        "alert": {
+            "id": alert.pk,
+            "event": event,
+            "rule": alert.rule,
+            "scope": alert.scope,
+            "threshold": alert.threshold,
+            "period": alert.period,
+            "title": alert.title,
+            "figures": alert.figures,
+            "incomplete": alert.incomplete,
+            "fired_at": alert.fired_at.isoformat(),
+            "link": alert.link,
+        },
+    }
+    response = requests.post(channel.webhook_url, json=payload, timeout=WEBHOOK_TIMEOUT)
+    if not 200 <= response.status_code < 300:
+        host = urlsplit(channel.webhook_url).hostname
+        raise DeliveryError(f"{host} answered HTTP {response.status_code}")
