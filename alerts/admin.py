@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from alerts.budgets import budget_months
 from alerts.models import (
@@ -11,6 +14,7 @@ from alerts.models import (
     Channel,
     ChannelKind,
     Delivery,
+    DeliveryStatus,
     webhook_url_masked,
 )
 from costledger.admin_site import DecimalInput, money_cell
@@ -48,8 +52,9 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description="Months")
     def months(self, budget):
-        until = f"{budget.effective_until:%Y-%m}" if budget.effective_until else "on"
-        return f"{budget.effective_from:%Y-%m} to {until}"
+        if budget.effective_until is None:
+            return f"from {budget.effective_from:%Y-%m}"
+        return f"{budget.effective_from:%Y-%m} to {budget.effective_until:%Y-%m}"
 
     @admin.display(description="This month so far")
     def this_month(self, budget):
@@ -131,30 +136,58 @@ class DeliveryInline(admin.TabularInline):
     model = Delivery
     extra = 0
     can_delete = False
-    fields = ("channel", "event", "status", "attempts", "last_error", "sent_at", "next_attempt_at")
+    fields = ("channel", "event", "status", "attempts", "last_error", "sent_at", "next_attempt")
     readonly_fields = fields
+
+    @admin.display(description="Next attempt")
+    def next_attempt(self, delivery):
+        if delivery.status != DeliveryStatus.PENDING:
+            return "—"
+        return f"{delivery.next_attempt_at:%Y-%m-%d %H:%M} UTC"
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
+MONEY_FIGURES = {"actual", "budget", "forecast", "cost", "limit", "median"}
+
+
+def _delivery_state(delivery: Delivery) -> str:
+    if delivery.status == DeliveryStatus.PENDING and delivery.attempts:
+        return f"retrying ({delivery.attempts} failed)"
+    return delivery.get_status_display().lower()
+
+
+class AcknowledgedFilter(admin.SimpleListFilter):
+    title = "acknowledged"
+    parameter_name = "acknowledged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet"), ("yes", "Acknowledged")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(acknowledged_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ("fired_at", "rule", "title", "state", "incomplete", "delivered",
+    list_display = ("fired_at", "rule", "title", "state", "figures_complete", "delivered",
                     "acknowledged")  # fmt: skip
-    list_filter = ("rule", "state", "incomplete", ("acknowledged_at", admin.EmptyFieldListFilter))
+    list_filter = ("rule", "state", "incomplete", AcknowledgedFilter)
     search_fields = ("title", "scope", "message")
     date_hierarchy = "fired_at"
     list_select_related = ("acknowledged_by",)
     actions = ["acknowledge"]
     inlines = [DeliveryInline]
     readonly_fields = ("rule", "scope", "threshold", "period", "title", "message_text", "page",
-                       "figures", "incomplete", "state", "fired_at", "resolved_at",
+                       "figures_table", "figures_complete", "state", "fired_at", "resolved_at",
                        "acknowledged_by", "acknowledged_at")  # fmt: skip
     fields = readonly_fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("deliveries")
+        return super().get_queryset(request).prefetch_related("deliveries__channel")
 
     def has_add_permission(self, request):
         return False  # alerts are raised by the checks
@@ -177,12 +210,34 @@ class AlertAdmin(admin.ModelAdmin):
     def page(self, alert):
         return format_html('<a href="{}">{}</a>', alert.link, alert.link) if alert.link else "—"
 
-    @admin.display(description="Deliveries")
+    @admin.display(description="Figures")
+    def figures_table(self, alert):
+        """The figures as read: amounts to the currency's minor unit (exact in the API)."""
+        currency = alert.figures.get("currency", "")
+        rows = []
+        for key, value in alert.figures.items():
+            if key in MONEY_FIGURES and value is not None and currency:
+                value = f"{exact_text(round_money(Decimal(value), currency), currency)} {currency}"
+            elif isinstance(value, list):
+                value = "; ".join(map(str, value)) or "—"
+            rows.append((key.replace("_", " "), "—" if value is None else value))
+        return format_html_join(mark_safe("<br>"), "{}: {}", rows) if rows else "—"
+
+    @admin.display(description="Complete")
+    def figures_complete(self, alert):
+        return "incomplete" if alert.incomplete else "complete"
+
+    @admin.display(description="Notifications")
     def delivered(self, alert):
         deliveries = list(alert.deliveries.all())
         if not deliveries:
             return "no channel"
-        return format_html_join(", ", "{} {}", ((d.event, d.status) for d in deliveries))
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} {}",
+            ((d.channel.name, d.get_event_display().lower(), _delivery_state(d))
+             for d in deliveries),
+        )  # fmt: skip
 
     @admin.display(description="Acknowledged", ordering="acknowledged_at")
     def acknowledged(self, alert):

@@ -130,6 +130,10 @@ class Budget(models.Model):
 
     def clean(self):
         errors = field_errors(self, name=validate_text)
+        try:  # stored as read: 50,80,100 whatever the spaces and order typed
+            self.thresholds = ",".join(map(str, thresholds_parse(self.thresholds)))
+        except ValidationError:
+            pass  # the field's own validator reports it
         if (
             self.effective_from
             and self.effective_until

@@ -15,6 +15,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import median
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Sum
@@ -114,7 +115,7 @@ def cost_spikes(*, today: date, factor: Decimal, minimum_amount: Decimal, baseli
                             f"{' (so far)' if day == today else ''}, above "
                             f"{money_text(limit, currency)} (the median of the previous "
                             f"{baseline_days} days, {money_text(median(before), currency)}, plus "
-                            f"{factor} x their median absolute deviation)."
+                            f"{_plain(factor)} x their median absolute deviation)."
                         ),
                         link=f"{reverse('admin:cost_cell')}?provider={provider}"
                         f"&start={day}&end={day}",
@@ -175,14 +176,20 @@ def _user_spike(user_id, day, cost, usual, factor, baseline_days, today) -> Find
         title=f"LLM cost spike: user {user_id} on {day}",
         message=(
             f"User {user_id} cost {money_text(cost, currency)} in LLM usage on {day}"
-            f"{' (so far)' if day == today else ''}, over {factor} x their median day of the "
-            f"previous {baseline_days} days ({money_text(usual, currency)}): abuse, or a client "
-            "in a loop?"
+            f"{' (so far)' if day == today else ''}, over {_plain(factor)} x their median day "
+            f"of the previous {baseline_days} days ({money_text(usual, currency)}): abuse, or a "
+            "client in a loop?"
         ),
-        link=f"{reverse('admin:user_usage')}?user_id={user_id}&start={day}&end={day}",
+        link=f"{reverse('admin:user_usage')}?"
+        + urlencode({"user_id": user_id, "start": day, "end": day}),
         figures={"cost": str(cost), "median": str(usual), "factor": str(factor),
                  "currency": currency, "day": day.isoformat()},
     )  # fmt: skip
+
+
+def _plain(number: Decimal) -> str:
+    """4, 2.5: a factor as people write it (the column holds 4.00)."""
+    return f"{number.normalize():f}"
 
 
 def sync_health(*, now: datetime) -> tuple[list[Finding], list[tuple[str, str]]]:

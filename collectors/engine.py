@@ -21,6 +21,7 @@ from collectors.base import SyncWindow
 from collectors.errors import CollectorError, CollectorSkipped, ProviderUnavailable
 from collectors.models import FINISHED, CollectorRun, RunStatus, SyncLock, SyncRun
 from collectors.registry import COLLECTOR_NAMES, collector_class
+from collectors.signals import sync_run_finished
 
 logger = logging.getLogger(__name__)
 SYNC_ALL_LOCK = "sync-all"
@@ -220,6 +221,8 @@ def sync_run_finish_if_done(*, sync_run_id: int) -> bool:
         status=status, finished_at=timezone.now()
     )
     lock_release(name=SYNC_ALL_LOCK, holder=f"sync run #{sync_run_id}")
+    if closed == 1:
+        sync_run_finished.send(sender=SyncRun, sync_run_id=sync_run_id, status=status)
     return closed == 1
 
 

@@ -7,7 +7,7 @@ very long string, NUL, a parameter given twice) is such a mistake, never an exce
 
 import re
 from collections.abc import Collection
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.http import JsonResponse
 from django.utils import timezone
@@ -76,6 +76,26 @@ class QueryParams:
             self.errors[name] = f"{value} is outside {EARLIEST_DAY} to {LATEST_DAY}."
             return None
         return value
+
+    def instant(self, name: str) -> datetime | None:
+        """A day (its midnight, UTC) or an ISO 8601 date and time (UTC when it gives no
+        offset), as an aware datetime."""
+        raw = self._one(name)
+        if raw is None:
+            return None
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            self.errors[name] = (
+                f"{_shown(raw)} is not a date or a date and time; use YYYY-MM-DD or "
+                "YYYY-MM-DDTHH:MM:SSZ."
+            )
+            return None
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if not EARLIEST_DAY <= value.astimezone(UTC).date() <= LATEST_DAY:
+            self.errors[name] = f"{raw} is outside {EARLIEST_DAY} to {LATEST_DAY}."
+            return None
+        return value.astimezone(UTC)
 
     def date_range(self) -> tuple[date, date]:
         """`start` and `end`, both inclusive; by default the 30 days up to today (UTC)."""

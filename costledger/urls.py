@@ -31,4 +31,5 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("usage.urls")),
     path("", include("collectors.urls")),
+    path("", include("alerts.urls")),
 ]

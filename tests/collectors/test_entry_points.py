@@ -123,8 +123,11 @@ def test_bad_arguments_exit_non_zero_saying_what_to_do(args, message):
 def test_setup_schedules_creates_the_daily_utc_schedule_once():
     call_command("setup_schedules", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
-    # the sync, the pruning of raw usage events and the adding up of the months that ended
-    assert PeriodicTask.objects.count() == 3
+    # the sync, the pruning of raw usage events, the adding up of the months that ended and
+    # the hourly alert checks
+    assert PeriodicTask.objects.count() == 4
+    alerts = PeriodicTask.objects.get(task="alerts.tasks.check_alerts_task")
+    assert (alerts.crontab.hour, alerts.crontab.minute) == ("*", "5")
     task = PeriodicTask.objects.get(name=DAILY_SYNC)
     assert task.task == "collectors.tasks.sync_all_task"
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == (

@@ -17,6 +17,7 @@ class Schedule:
 DAILY_SYNC = "costledger: sync all collectors daily"
 DAILY_PRUNE = "costledger: prune raw usage events daily"
 DAILY_CLOSE_MONTHS = "costledger: add up the usage of months that ended, daily"
+HOURLY_ALERTS = "costledger: check budgets and alerts, hourly"
 SCHEDULES = [
     Schedule(
         DAILY_SYNC, "collectors.tasks.sync_all_task", "2", "15",
@@ -34,15 +35,21 @@ SCHEDULES = [
         "ranges (a no-op on the other days). `manage.py setup_schedules --reset` restores 00:20 "
         "UTC.",
     ),
+    Schedule(
+        HOURLY_ALERTS, "alerts.tasks.check_alerts_task", "*", "5",
+        "Evaluates every budget and alert rule, raises what is new and sends its notifications "
+        "(each sync also asks for a check when it ends). `manage.py setup_schedules --reset` "
+        "restores minute 5 of every hour.",
+    ),
 ]  # fmt: skip
 
 
 class Command(BaseCommand):
     help = (
         "Create the default Celery beat schedules: the daily sync of every collector at 02:15 "
-        "UTC, the pruning of raw usage events at 03:30 UTC and the adding up of the months that "
-        "ended at 00:20 UTC. Idempotent; a schedule edited in the admin is left as it is unless "
-        "--reset."
+        "UTC, the pruning of raw usage events at 03:30 UTC, the adding up of the months that "
+        "ended at 00:20 UTC and the alert checks at minute 5 of every hour. Idempotent; a "
+        "schedule edited in the admin is left as it is unless --reset."
     )
 
     def add_arguments(self, parser):
@@ -78,5 +85,8 @@ class Command(BaseCommand):
                 "description": schedule.description,
             },
         )
-        at = f"{int(schedule.hour):02}:{schedule.minute}"
-        self.stdout.write(self.style.SUCCESS(f"'{schedule.name}' scheduled daily at {at} UTC."))
+        if schedule.hour == "*":
+            when = f"hourly at minute {schedule.minute}"
+        else:
+            when = f"daily at {int(schedule.hour):02}:{schedule.minute} UTC"
+        self.stdout.write(self.style.SUCCESS(f"'{schedule.name}' scheduled {when}."))

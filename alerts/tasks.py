@@ -1,0 +1,15 @@
+"""Celery tasks: beat checks the alerts hourly, and each finished sync asks for a check."""
+
+from celery import shared_task
+
+from alerts.delivery import deliveries_send
+from alerts.services import alerts_check
+
+
+@shared_task
+def check_alerts_task() -> int:
+    """Evaluate every rule, raise what is new, send what is due (retries included); the count
+    of alerts raised."""
+    result = alerts_check()
+    deliveries_send()
+    return len(result.raised)
