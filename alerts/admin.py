@@ -15,6 +15,8 @@ from alerts.models import (
     ChannelKind,
     Delivery,
     DeliveryStatus,
+    ReportSend,
+    ScheduledReport,
     webhook_url_masked,
 )
 from costledger.admin_site import DecimalInput, money_cell
@@ -252,3 +254,33 @@ class AlertAdmin(admin.ModelAdmin):
             acknowledged_by=request.user, acknowledged_at=timezone.now()
         )
         self.message_user(request, f"{count} alert(s) acknowledged.", messages.SUCCESS)
+
+
+class ReportSendInline(admin.TabularInline):
+    model = ReportSend
+    extra = 0
+    can_delete = False
+    fields = ("period", "status", "attempts", "last_error", "sent_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScheduledReport)
+class ScheduledReportAdmin(admin.ModelAdmin):
+    list_display = ("name", "frequency", "recipients", "enabled", "last_sent")
+    list_filter = ("frequency", "enabled")
+    fields = ("name", "frequency", "recipients", "enabled")
+    inlines = [ReportSendInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("sends")
+
+    @admin.display(description="Last sent")
+    def last_sent(self, report):
+        sent = [s for s in report.sends.all() if s.sent_at]
+        if not sent:
+            return "—"
+        last = max(sent, key=lambda s: s.sent_at)
+        return f"{last.period} on {last.sent_at:%Y-%m-%d %H:%M}"

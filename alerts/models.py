@@ -363,3 +363,57 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.alert} -> {self.channel} ({self.event}: {self.status})"
+
+
+class Frequency(models.TextChoices):
+    WEEKLY = "weekly", "Weekly (Mondays, the week before)"
+    MONTHLY = "monthly", "Monthly (the 1st, the month before, with the month-end pack)"
+
+
+class ScheduledReport(models.Model):
+    """A summary emailed on a schedule: the period's KPIs against the previous one, the top
+    movers by provider and by user, the open alerts; the monthly one attaches the month-end
+    XLSX. Sent once per period (ReportSend)."""
+
+    name = models.CharField(max_length=200)
+    frequency = models.CharField(max_length=16, choices=Frequency.choices)
+    recipients = models.TextField(help_text="Email addresses, separated by commas or lines.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_frequency_display().split(' (')[0].lower()})"
+
+    def clean(self):
+        errors = field_errors(self, name=validate_text, recipients=validate_addresses)
+        if not errors.get("recipients") and not addresses_parse(self.recipients):
+            errors["recipients"] = ValidationError("Give at least one address.", code="required")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReportSend(models.Model):
+    """One scheduled report for one period: sent, or retried after a failure like an alert's
+    delivery."""
+
+    report = models.ForeignKey(ScheduledReport, on_delete=models.CASCADE, related_name="sends")
+    period = models.CharField(max_length=32)  # "2026-W48", "2026-11"
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "period"], name="report_send_once")
+        ]
+
+    def __str__(self):
+        return f"{self.report} {self.period}: {self.status}"

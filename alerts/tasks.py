@@ -13,3 +13,12 @@ def check_alerts_task() -> int:
     result = alerts_check()
     deliveries_send()
     return len(result.raised)
+
+
+@shared_task
+def send_scheduled_reports_task() -> int:
+    """Beat runs this daily: each weekly and monthly report goes out once for the period just
+    ended (retries of failed sends included); the count sent."""
+    from alerts.scheduled import reports_send
+
+    return sum(1 for done in reports_send() if done["status"] == "sent")

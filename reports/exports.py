@@ -102,6 +102,13 @@ def _csv_text(text: str) -> str:
 
 
 def xlsx_response(tables: list[Table], *, filename: str, title: str) -> HttpResponse:
+    """The tables as one workbook (`xlsx_bytes`), downloaded."""
+    response = HttpResponse(xlsx_bytes(tables, title=title), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = _attachment(filename, ".xlsx")
+    return response
+
+
+def xlsx_bytes(tables: list[Table], *, title: str) -> bytes:
     """The tables as one workbook, one sheet each: the table's title and note above a bold,
     frozen header row; amounts, counts and days as real numbers and dates."""
     workbook = Workbook()
@@ -114,9 +121,7 @@ def xlsx_response(tables: list[Table], *, filename: str, title: str) -> HttpResp
         _write_sheet(workbook.create_sheet(sheet_name), table)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = _attachment(filename, ".xlsx")
-    return response
+    return buffer.getvalue()
 
 
 def sheet_name_unique(wanted: str, taken: set[str]) -> str:

@@ -42,7 +42,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from alerts.models import AlertRule, Budget, Channel
+from alerts.models import AlertRule, Budget, Channel, ScheduledReport
 from billing.models import MAX_INVOICE_DAYS, ProviderInvoice
 from billing.services import provider_invoice_save
 from costledger.models import CostEntry, ExchangeRate, Source
@@ -221,6 +221,12 @@ class World:
         )
 
     @cached_property
+    def scheduledreport(self):
+        return ScheduledReport.objects.create(
+            name="Monthly", frequency="monthly", recipients="cfo@example.com"
+        )
+
+    @cached_property
     def alertrule(self):
         return AlertRule.objects.get(kind="cost_spike")
 
@@ -331,6 +337,17 @@ def channel(world):
     }
 
 
+def scheduled_report(world):
+    return {
+        "name": "Weekly costs",
+        "frequency": "weekly",
+        "recipients": "ops@example.com, cfo@example.com",
+        "enabled": "on",
+        "sends-TOTAL_FORMS": "0",
+        "sends-INITIAL_FORMS": "0",
+    }
+
+
 def alert_rule(world):
     return {"enabled": "on", "factor": "3.5", "minimum_amount": "12", "baseline_days": "30"}
 
@@ -379,6 +396,8 @@ FORMS = [
     AdminForm(Channel, channel, superuser=True),
     AdminForm(Channel, channel, change=True, superuser=True),
     AdminForm(AlertRule, alert_rule, change=True, superuser=True),
+    AdminForm(ScheduledReport, scheduled_report),
+    AdminForm(ScheduledReport, scheduled_report, change=True),
     AdminForm(ProviderInvoice, invoice),
     AdminForm(ProviderInvoice, invoice, change=True),
     AdminForm(ExchangeRate, exchange_rate),

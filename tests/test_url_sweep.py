@@ -35,7 +35,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from alerts.models import Alert, Budget, Channel, Delivery
+from alerts.models import Alert, Budget, Channel, Delivery, ReportSend, ScheduledReport
 from billing.models import ProviderInvoice
 from billing.services import provider_invoice_save
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
@@ -193,6 +193,10 @@ def world(settings, superuser):
     )  # fmt: skip
     Delivery.objects.create(alert=alert, channel=hook, event="fired",
                             next_attempt_at=datetime(2026, 10, 20, tzinfo=UTC))  # fmt: skip
+    report = ScheduledReport.objects.create(name="sweep-report-64", frequency="weekly",
+                                            recipients="cfo@example.com")  # fmt: skip
+    ReportSend.objects.create(report=report, period="2026-W40",
+                              next_attempt_at=datetime(2026, 10, 5, tzinfo=UTC))  # fmt: skip
     secrets = [getattr(settings, name) for name in CREDENTIALS]
     return {
         "invoice": invoice,

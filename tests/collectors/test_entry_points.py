@@ -124,8 +124,8 @@ def test_setup_schedules_creates_the_daily_utc_schedule_once():
     call_command("setup_schedules", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
     # the sync, the pruning of raw usage events, the adding up of the months that ended and
-    # the hourly alert checks
-    assert PeriodicTask.objects.count() == 4
+    # the hourly alert checks, the daily scheduled reports
+    assert PeriodicTask.objects.count() == 5
     alerts = PeriodicTask.objects.get(task="alerts.tasks.check_alerts_task")
     assert (alerts.crontab.hour, alerts.crontab.minute) == ("*", "5")
     task = PeriodicTask.objects.get(name=DAILY_SYNC)

@@ -18,6 +18,7 @@ DAILY_SYNC = "costledger: sync all collectors daily"
 DAILY_PRUNE = "costledger: prune raw usage events daily"
 DAILY_CLOSE_MONTHS = "costledger: add up the usage of months that ended, daily"
 HOURLY_ALERTS = "costledger: check budgets and alerts, hourly"
+DAILY_REPORTS = "costledger: send the scheduled reports, daily"
 SCHEDULES = [
     Schedule(
         DAILY_SYNC, "collectors.tasks.sync_all_task", "2", "15",
@@ -41,6 +42,11 @@ SCHEDULES = [
         "(each sync also asks for a check when it ends). `manage.py setup_schedules --reset` "
         "restores minute 5 of every hour.",
     ),
+    Schedule(
+        DAILY_REPORTS, "alerts.tasks.send_scheduled_reports_task", "6", "0",
+        "Sends each weekly report on Mondays and each monthly one on the 1st, for the period "
+        "just ended (a no-op once sent). `manage.py setup_schedules --reset` restores 06:00 UTC.",
+    ),
 ]  # fmt: skip
 
 
@@ -48,7 +54,8 @@ class Command(BaseCommand):
     help = (
         "Create the default Celery beat schedules: the daily sync of every collector at 02:15 "
         "UTC, the pruning of raw usage events at 03:30 UTC, the adding up of the months that "
-        "ended at 00:20 UTC and the alert checks at minute 5 of every hour. Idempotent; a "
+        "ended at 00:20 UTC, the alert checks at minute 5 of every hour and the scheduled "
+        "reports at 06:00 UTC. Idempotent; a "
         "schedule edited in the admin is left as it is unless --reset."
     )
 
