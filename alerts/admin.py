@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from alerts.budgets import budget_months
+from alerts.delivery import channel_test, deliveries_retry
 from alerts.models import (
     Alert,
     AlertRule,
@@ -126,6 +127,18 @@ class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
     list_display = ("name", "kind", "enabled", "target")
     list_filter = ("kind", "enabled")
+    actions = ["send_test"]
+
+    @admin.action(description="Send a test message to the selected channels")
+    def send_test(self, request, queryset):
+        """One small message per channel, now, through the real channel: whether it arrives is
+        the test. Nothing is stored."""
+        for channel in queryset:
+            problem = channel_test(channel)
+            if problem:
+                self.message_user(request, f"{channel}: failed, {problem}.", messages.ERROR)
+            else:
+                self.message_user(request, f"{channel}: test message sent.", messages.SUCCESS)
 
     @admin.display(description="Sends to")
     def target(self, channel):
@@ -181,7 +194,7 @@ class AlertAdmin(admin.ModelAdmin):
     search_fields = ("title", "scope", "message")
     date_hierarchy = "fired_at"
     list_select_related = ("acknowledged_by",)
-    actions = ["acknowledge"]
+    actions = ["acknowledge", "retry_failed"]
     inlines = [DeliveryInline]
     readonly_fields = ("rule", "scope", "threshold", "period", "title", "message_text", "page",
                        "figures_table", "figures_complete", "state", "fired_at", "resolved_at",
@@ -254,6 +267,13 @@ class AlertAdmin(admin.ModelAdmin):
             acknowledged_by=request.user, acknowledged_at=timezone.now()
         )
         self.message_user(request, f"{count} alert(s) acknowledged.", messages.SUCCESS)
+
+    @admin.action(description="Retry their failed notifications", permissions=["acknowledge"])
+    def retry_failed(self, request, queryset):
+        """Deliveries given up after the last attempt go back to the queue (their history of
+        attempts kept); the next check sends them."""
+        count = deliveries_retry(alert_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} notification(s) queued again.", messages.SUCCESS)
 
 
 class ReportSendInline(admin.TabularInline):

@@ -133,3 +133,25 @@ def channel_send(channel: Channel, alert: Alert, *, event: str) -> None:
     if not 200 <= response.status_code < 300:
         host = urlsplit(channel.webhook_url).hostname
         raise DeliveryError(f"{host} answered HTTP {response.status_code}")
+
+
+def deliveries_retry(*, alert_ids: list[int]) -> int:
+    """Put the failed deliveries of these alerts back in the queue, due now."""
+    return Delivery.objects.filter(alert_id__in=alert_ids, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+    )
+
+
+def channel_test(channel: Channel) -> str | None:
+    """Send a test message through `channel` now; None when it went, else what went wrong
+    (no secret in it)."""
+    test = Alert(
+        rule="test", scope="test", title=f"Test message to {channel.name}",
+        message="This is a test from costledger: this channel receives alerts.",
+        fired_at=timezone.now(),
+    )  # fmt: skip
+    try:
+        channel_send(channel, test, event=DeliveryEvent.FIRED)
+    except Exception as error:  # noqa: BLE001 (told to the admin, never raised)
+        return str(error) if isinstance(error, DeliveryError) else _described(error)
+    return None

@@ -154,3 +154,38 @@ def test_an_email_channel_needs_real_addresses(admin_client):
     )
     assert "addresses" in response.context["adminform"].form.errors
     assert not Channel.objects.exists()
+
+
+def test_send_a_test_message_through_each_selected_channel(admin_client, webhook_receiver,
+                                                           smtp_server):  # fmt: skip
+    hook = Channel.objects.create(name="slack", kind="webhook", webhook_url=webhook_receiver.url)
+    mail = Channel.objects.create(name="cfo", kind="email", addresses="cfo@example.com")
+    smtp_server.refuse = True
+
+    response = admin_client.post(
+        reverse("admin:alerts_channel_changelist"),
+        {"action": "send_test", "_selected_action": [hook.pk, mail.pk]},
+        follow=True,
+    )
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert "slack (Webhook (Slack-compatible)): test message sent." in shown
+    assert any(m.startswith("cfo (Email): failed, ") for m in shown)
+    assert webhook_receiver.requests[0]["json"]["text"].startswith("[costledger] Test message")
+    assert "secret-token" not in " ".join(shown)
+    assert not Alert.objects.exists() and not Delivery.objects.exists()
+
+
+def test_failed_notifications_can_be_queued_again(client, finance_user):
+    client.force_login(finance_user)
+    channel = Channel.objects.create(name="ops", kind="email", addresses="ops@example.com")
+    target = alert(1, 10)
+    failed = Delivery.objects.create(alert=target, channel=channel, event="fired",
+                                     status="failed", attempts=5, last_error="attempt 5: x",
+                                     next_attempt_at=target.fired_at)  # fmt: skip
+
+    client.post(reverse("admin:alerts_alert_changelist"),
+                {"action": "retry_failed", "_selected_action": [target.pk]})  # fmt: skip
+
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 5, "attempt 5: x")

@@ -187,3 +187,28 @@ def test_a_rule_switched_off_says_nothing():
     LlmUsageDaily.objects.create(day=TODAY, user_id="u1", provider="acme", model="mystery-1",
                                  source="events", requests=3, unpriced_requests=3)  # fmt: skip
     assert alerts_check().findings == []
+
+
+def test_a_finished_sync_run_asks_for_a_check(
+    django_capture_on_commit_callbacks, settings, monkeypatch
+):
+    """The engine's signal, once the run's writes are committed, queues the check task (run
+    here in place of a worker): a collector that failed is told at once, not at the next
+    hourly check."""
+    from alerts.tasks import check_alerts_task
+    from collectors.engine import sync_run_finish_if_done
+
+    monkeypatch.setattr(check_alerts_task, "delay", check_alerts_task.run)
+
+    only(RuleKind.SYNC_HEALTH)
+    settings.DO_API_TOKEN = "do-token"
+    with time_machine.travel(NOV_20_NOON, tick=False):
+        _run("digitalocean", RunStatus.FAILED, NOV_20_NOON, reason="boom")
+        run_id = CollectorRun.objects.get().sync_run_id
+        assert not Alert.objects.exists()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            assert sync_run_finish_if_done(sync_run_id=run_id) is True
+        with django_capture_on_commit_callbacks(execute=True) as again:
+            assert sync_run_finish_if_done(sync_run_id=run_id) is False  # closed: no signal
+    assert (len(callbacks), len(again)) == (1, 0)
+    assert Alert.objects.get().scope == "collector:digitalocean"
