@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -17,6 +18,7 @@ from alerts.models import (
     Delivery,
     DeliveryStatus,
     ReportSend,
+    RuleKind,
     ScheduledReport,
     webhook_url_masked,
 )
@@ -27,7 +29,7 @@ from costledger.money import exact_text, round_money
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
     list_display = ("name", "scope_label", "amount_display", "thresholds", "warn_on_forecast",
-                    "months", "this_month")  # fmt: skip
+                    "months", "this_month", "projection")  # fmt: skip
     list_filter = ("currency", "warn_on_forecast")
     search_fields = ("name",)
     fields = ("name", "scope", "amount", "currency", "thresholds", "warn_on_forecast",
@@ -73,13 +75,41 @@ class BudgetAdmin(admin.ModelAdmin):
                                "; ".join(month.incomplete))  # fmt: skip
         return text
 
+    @admin.display(description="Month's projection")
+    def projection(self, budget):
+        month = getattr(self, "_months", {}).get(budget.pk)
+        if month is None or month.forecast is None:
+            return "—"
+        percent = month.forecast * 100 / budget.amount
+        spent = exact_text(round_money(month.forecast, budget.currency), budget.currency)
+        return f"{spent} {budget.currency} ({percent:.1f}%)"
+
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ("kind", "enabled", "factor", "minimum_amount", "baseline_days")
+    list_display = ("kind", "enabled", "factor_text", "minimum_text", "baseline_days")
     list_editable = ("enabled",)
     readonly_fields = ("kind",)
-    fields = ("kind", "enabled", "factor", "minimum_amount", "baseline_days")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.kind in (RuleKind.SYNC_HEALTH, RuleKind.UNPRICED_USAGE):
+            return ("kind", "enabled")  # nothing to tune: on or off
+        return ("kind", "enabled", "factor", "minimum_amount", "baseline_days")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        for name in ("factor", "minimum_amount"):
+            if name in form.base_fields:
+                form.base_fields[name].widget = DecimalInput()
+        return form
+
+    @admin.display(description="Factor")
+    def factor_text(self, rule):
+        return "—" if rule.factor is None else f"{rule.factor.normalize():f}"
+
+    @admin.display(description="Minimum amount")
+    def minimum_text(self, rule):
+        return money_cell(rule.minimum_amount, settings.REPORTING_CURRENCY)
 
     def has_add_permission(self, request):
         return False  # one row per rule, made by the migration
