@@ -33,6 +33,14 @@ class BudgetMonth:
     actual: Decimal | None
     forecast: Decimal | None
     incomplete: list[str] = field(default_factory=list)  # why the figures are floors
+    closed: bool = False  # the month is over (checked again for its late costs)
+
+    @property
+    def not_compared(self) -> str | None:
+        """Why the budget could not be compared with its spend, if it could not."""
+        if self.actual is not None:
+            return None
+        return f"Budget {self.budget.name}: {'; '.join(self.incomplete)}"
 
     @property
     def percent(self) -> Decimal | None:
@@ -56,19 +64,38 @@ class BudgetMonth:
         )
 
 
+# Providers bill a day on the next: for the first days of a month, the month just ended is
+# checked again, so that its last days' costs still count against its budget.
+LATE_COSTS_DAYS = 3
+
+
 def budget_months(*, today: date) -> list[BudgetMonth]:
-    """Every budget in force this month (UTC), with its spend to today and its projection."""
-    month = month_start(today)
+    """Every budget in force this month (UTC), with its spend to today and its projection; in
+    the first LATE_COSTS_DAYS of a month, also those of the month just ended, over all of it
+    (no projection: it is over)."""
+    months = _months_of(month_start(today), today=today, closed=False)
+    if today.day <= LATE_COSTS_DAYS:
+        last_day = month_start(today) - timedelta(days=1)
+        months += _months_of(month_start(last_day), today=last_day, closed=True)
+    return months
+
+
+def _months_of(month: date, *, today: date, closed: bool) -> list[BudgetMonth]:
     budgets = [b for b in Budget.objects.order_by("pk") if b.applies_to(month)]
     if not budgets:
         return []
-    start = min(month, today - timedelta(days=RUN_RATE_DAYS))
+    start = month if closed else min(month, today - timedelta(days=RUN_RATE_DAYS))
     end = today + timedelta(days=1)
     by_category = effective_cost_by_category(start=start, end=end)
-    return [_budget_month(b, by_category, start=start, end=end, today=today) for b in budgets]
+    return [
+        _budget_month(b, by_category, start=start, end=end, today=today, closed=closed)
+        for b in budgets
+    ]
 
 
-def _budget_month(budget: Budget, by_category, *, start: date, end: date, today: date):
+def _budget_month(
+    budget: Budget, by_category, *, start: date, end: date, today: date, closed: bool
+) -> BudgetMonth:
     kind, _, slug = budget.scope.partition(":")
     daily: dict[date, Decimal] = defaultdict(Decimal)
     unconverted: set[str] = set()
@@ -94,14 +121,18 @@ def _budget_month(budget: Budget, by_category, *, start: date, end: date, today:
     if unpriced:
         incomplete.append(f"{unpriced:,} LLM requests have no price")
     actual = sum((a for d, a in daily.items() if d >= month_start(today)), Decimal(0))
-    forecast = month_projection(today=today, cost_on=lambda d: daily.get(d, Decimal(0)))
+    forecast = (
+        None
+        if closed
+        else month_projection(today=today, cost_on=lambda d: daily.get(d, Decimal(0)))
+    )
     rate = _rate(budget.currency, today)
     if rate is None:
         incomplete.append(
             f"no exchange rate from {budget.currency} to {settings.REPORTING_CURRENCY}: the "
             "budget cannot be compared"
         )
-        return BudgetMonth(budget, month_start(today), today, None, None, incomplete)
+        return BudgetMonth(budget, month_start(today), today, None, None, incomplete, closed)
     return BudgetMonth(
         budget,
         month_start(today),
@@ -109,6 +140,7 @@ def _budget_month(budget: Budget, by_category, *, start: date, end: date, today:
         actual / rate,
         None if forecast is None else forecast / rate,
         incomplete,
+        closed,
     )
 
 

@@ -39,24 +39,26 @@ def deliveries_send(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("next_attempt_at", "pk")
     )
     for delivery in due:
-        if not _claimed(delivery, now=now):
+        if not _claimed(delivery):
             continue  # another sender has it
-        counts[_attempt(delivery, now=now)] += 1
+        counts[_attempt(delivery)] += 1
     return counts
 
 
-def _claimed(delivery: Delivery, *, now: datetime) -> bool:
+def _claimed(delivery: Delivery) -> bool:
+    """Claimed from the moment of the claim (not the loop's start: earlier sends may have
+    waited on slow channels), so the claim holds CLAIM_FOR from now on."""
     return (
         Delivery.objects.filter(
             pk=delivery.pk,
             status=DeliveryStatus.PENDING,
             next_attempt_at=delivery.next_attempt_at,
-        ).update(next_attempt_at=now + CLAIM_FOR)
+        ).update(next_attempt_at=timezone.now() + CLAIM_FOR)
         == 1
     )
 
 
-def _attempt(delivery: Delivery, *, now: datetime) -> str:
+def _attempt(delivery: Delivery) -> str:
     attempts = delivery.attempts + 1
     try:
         if not delivery.channel.enabled:
@@ -71,7 +73,7 @@ def _attempt(delivery: Delivery, *, now: datetime) -> str:
             attempts=attempts,
             last_error=f"attempt {attempts}: {reason}"[:2000],
             status=DeliveryStatus.FAILED if done else DeliveryStatus.PENDING,
-            next_attempt_at=now + RETRY_AFTER[min(attempts, len(RETRY_AFTER)) - 1],
+            next_attempt_at=timezone.now() + RETRY_AFTER[min(attempts, len(RETRY_AFTER)) - 1],
         )
         return "failed" if done else "retry"
     Delivery.objects.filter(pk=delivery.pk).update(
@@ -89,10 +91,20 @@ def _described(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
 
 
+def slack_escaped(text: str) -> str:
+    """Slack reads <...> as links and mentions (<!channel>): a user id or a model name from
+    the telemetry must not become one. Its documented escapes, & first."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _absolute(link: str) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}{link}" if link else ""
+
+
 def notification_text(alert: Alert, *, event: str) -> tuple[str, str]:
     """The subject and body people read: what, how much, against what, for which period, and
     the page that explains it."""
-    link = f"{settings.SITE_URL.rstrip('/')}{alert.link}" if alert.link else ""
+    link = _absolute(alert.link)
     if event == DeliveryEvent.RESOLVED:
         subject = f"[costledger] Resolved: {alert.title}"
         body = (
@@ -114,7 +126,7 @@ def channel_send(channel: Channel, alert: Alert, *, event: str) -> None:
         EmailMessage(subject=subject, body=body, to=addresses_parse(channel.addresses)).send()
         return
     payload = {
-        "text": f"{subject}\n{body}",
+        "text": slack_escaped(f"{subject}\n{body}"),
         "alert": {
             "id": alert.pk,
             "event": event,
@@ -126,19 +138,23 @@ def channel_send(channel: Channel, alert: Alert, *, event: str) -> None:
             "figures": alert.figures,
             "incomplete": alert.incomplete,
             "fired_at": alert.fired_at.isoformat(),
-            "link": alert.link,
+            "link": _absolute(alert.link),
         },
     }
-    response = requests.post(channel.webhook_url, json=payload, timeout=WEBHOOK_TIMEOUT)
+    # No redirects: the URL entered is where alerts go, and nowhere it points on to.
+    response = requests.post(
+        channel.webhook_url, json=payload, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+    )
     if not 200 <= response.status_code < 300:
         host = urlsplit(channel.webhook_url).hostname
         raise DeliveryError(f"{host} answered HTTP {response.status_code}")
 
 
 def deliveries_retry(*, alert_ids: list[int]) -> int:
-    """Put the failed deliveries of these alerts back in the queue, due now."""
+    """Put the failed deliveries of these alerts back in the queue, due now, with a full set
+    of attempts (the last error stays until the next attempt)."""
     return Delivery.objects.filter(alert_id__in=alert_ids, status=DeliveryStatus.FAILED).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
     )
 
 

@@ -16,6 +16,7 @@ from django.core.validators import MinValueValidator, URLValidator, validate_ema
 from django.db import models
 from django.db.models import F, Q
 
+from costledger.money import has_sub_minor_digits, is_currency, minor_unit
 from costledger.providers import PROVIDERS, Category
 from costledger.validators import CurrencyField, field_errors, validate_ledger_day, validate_text
 
@@ -130,6 +131,16 @@ class Budget(models.Model):
 
     def clean(self):
         errors = field_errors(self, name=validate_text)
+        if (
+            self.amount is not None
+            and is_currency(self.currency or "")
+            and has_sub_minor_digits(self.amount, self.currency)
+        ):
+            errors["amount"] = ValidationError(
+                f"{self.currency} has {minor_unit(self.currency)} decimal places; "
+                f"{self.amount} has more.",
+                code="sub_minor",
+            )
         try:  # stored as read: 50,80,100 whatever the spaces and order typed
             self.thresholds = ",".join(map(str, thresholds_parse(self.thresholds)))
         except ValidationError:
@@ -183,7 +194,8 @@ class AlertRule(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal(0))],
-        help_text="A spike below this amount (reporting currency) never alerts.",
+        help_text="A spike below this amount never alerts: in the reporting currency for "
+        "providers, in USD (the currency of computed LLM costs) for users.",
     )
     baseline_days = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(7)]
@@ -207,9 +219,19 @@ def addresses_parse(text: str) -> list[str]:
     ]
 
 
+MAX_ADDRESSES = 50
+
+
 def validate_addresses(text: str) -> None:
     validate_text(text)
-    for address in addresses_parse(text):
+    addresses = addresses_parse(text)
+    if len(addresses) > MAX_ADDRESSES:
+        raise ValidationError(
+            f"At most {MAX_ADDRESSES} addresses ({len(addresses)} given): send to a mailing list "
+            "for more.",
+            code="too_many",
+        )
+    for address in addresses:
         try:
             validate_email(address)
         except ValidationError:
@@ -265,7 +287,8 @@ def validate_webhook_url(value: str) -> None:
     validate_text(value)
     try:
         URLValidator(schemes=["https", "http"])(value)
-    except ValidationError:
+        urlsplit(value).port  # noqa: B018 (raises ValueError for a port out of range)
+    except (ValidationError, ValueError):
         raise ValidationError(
             "This is not a web address: paste the incoming webhook URL, https://...",
             code="bad_url",
@@ -295,7 +318,7 @@ class Alert(models.Model):
     state = models.CharField(max_length=16, choices=AlertState.choices, default=AlertState.OPEN)
     title = models.CharField(max_length=300)
     message = models.TextField()
-    link = models.CharField(max_length=500, blank=True)  # the page that explains it
+    link = models.TextField(blank=True)  # the page that explains it (a user id can be long)
     figures = models.JSONField(default=dict, blank=True)  # exact amounts as strings
     incomplete = models.BooleanField(default=False)
     fired_at = models.DateTimeField()

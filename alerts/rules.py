@@ -11,6 +11,7 @@
 Days are UTC; the spikes look at yesterday (the last full day) and today so far.
 """
 
+import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,9 @@ from costledger.providers import PROVIDERS
 from costledger.selectors import effective_cost_by_day
 from usage.effective import effective_rows, summed_table
 from usage.models import LlmUsageUserDaily
-from usage.selectors import llm_unpriced_models
+from usage.selectors import LLM_CURRENCY, llm_unpriced_models
+
+logger = logging.getLogger(__name__)
 
 DEFAULTS = {  # what the migration creates, and what a missing row means
     RuleKind.COST_SPIKE: {"factor": Decimal(4), "minimum_amount": Decimal(10), "baseline_days": 28},
@@ -40,10 +43,12 @@ DEFAULTS = {  # what the migration creates, and what a missing row means
 
 
 def rule_findings(*, now: datetime) -> tuple[list, list[str], list[tuple[str, str]]]:
-    """The findings of every enabled rule, what could not be checked, and the (rule, scope)
-    pairs found healthy (their open alerts resolve)."""
+    """The findings of every enabled rule, what could not be checked and why, and the (rule,
+    scope) pairs found healthy (their open alerts resolve). A rule that fails is reported and
+    the others still run."""
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     findings: list[Finding] = []
+    skipped: list[str] = []
     healthy: list[tuple[str, str]] = []
     today = now.date()
     for kind in DEFAULTS:
@@ -51,17 +56,21 @@ def rule_findings(*, now: datetime) -> tuple[list, list[str], list[tuple[str, st
         if rule is not None and not rule.enabled:
             continue
         figures = {**DEFAULTS[kind], **_set(rule)}
-        if kind == RuleKind.COST_SPIKE:
-            findings += cost_spikes(today=today, **figures)
-        elif kind == RuleKind.USER_SPIKE:
-            findings += user_spikes(today=today, **figures)
-        elif kind == RuleKind.SYNC_HEALTH:
-            unhealthy, fine = sync_health(now=now)
-            findings += unhealthy
-            healthy += fine
-        else:
-            findings += unpriced_usage()
-    return findings, [], healthy
+        try:
+            if kind == RuleKind.COST_SPIKE:
+                findings += cost_spikes(today=today, **figures)
+            elif kind == RuleKind.USER_SPIKE:
+                findings += user_spikes(today=today, **figures)
+            elif kind == RuleKind.SYNC_HEALTH:
+                unhealthy, fine = sync_health(now=now)
+                findings += unhealthy
+                healthy += fine
+            else:
+                findings += unpriced_usage()
+        except Exception as error:  # noqa: BLE001 (one rule's failure never stops the others)
+            logger.exception("alert rule %s failed", kind)
+            skipped.append(f"{RuleKind(kind).label}: the rule failed ({type(error).__name__})")
+    return findings, skipped, healthy
 
 
 def _set(rule: AlertRule | None) -> dict:
@@ -167,7 +176,7 @@ def user_spikes(*, today: date, factor: Decimal, minimum_amount: Decimal, baseli
 
 
 def _user_spike(user_id, day, cost, usual, factor, baseline_days, today) -> Finding:
-    currency = settings.REPORTING_CURRENCY
+    currency = LLM_CURRENCY  # the usage sums' costs, whatever the reporting currency
     return Finding(
         rule=RuleKind.USER_SPIKE,
         scope=f"user:{user_id}",

@@ -104,7 +104,7 @@ def _biggest(movers: list[Mover]) -> list[Mover]:
     return sorted(movers, key=lambda m: (-abs(m.change), m.name))[:MOVERS]
 
 
-def report_text(report: ScheduledReport, period: Period) -> tuple[str, str]:
+def report_text(report: ScheduledReport, period: Period, *, monthly: bool) -> tuple[str, str]:
     """The subject and the plain-text body of `report` for `period`."""
     summary = business_summary(period=period)
     currency = settings.REPORTING_CURRENCY
@@ -136,7 +136,7 @@ def report_text(report: ScheduledReport, period: Period) -> tuple[str, str]:
     site = settings.SITE_URL.rstrip("/")
     query = f"start={period.start}&end={period.end}"
     lines += ["", f"The whole report: {site}{reverse('admin:business')}?{query}"]
-    if report.frequency == Frequency.MONTHLY:
+    if monthly:
         lines.append(f"Attached: the month-end pack for {period.start:%Y-%m}.")
     return f"[costledger] {report.name}: {period.label}", "\n".join(lines)
 
@@ -159,7 +159,9 @@ def reports_send(*, now: datetime | None = None, dry_run: bool = False) -> list[
             pass  # queued before: sent, or retried below when due
     if dry_run:
         return done
-    due = ReportSend.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    due = ReportSend.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now, report__enabled=True
+    )
     for send in due.select_related("report").order_by("pk"):
         claimed = ReportSend.objects.filter(
             pk=send.pk, status=DeliveryStatus.PENDING, next_attempt_at=send.next_attempt_at
@@ -174,10 +176,10 @@ def _send(send: ReportSend, *, now: datetime) -> str:
     report = send.report
     attempts = send.attempts + 1
     try:
-        period = _period_of(report.frequency, send.period)
-        subject, body = report_text(report, period)
+        period, monthly = _period_of(send.period), "-W" not in send.period
+        subject, body = report_text(report, period, monthly=monthly)
         message = EmailMessage(subject=subject, body=body, to=addresses_parse(report.recipients))
-        if report.frequency == Frequency.MONTHLY:
+        if monthly:  # the month-end pack goes with it
             tables = month_end_tables(month=period.start)
             title = f"Month-end pack {period.start:%Y-%m}"
             message.attach(pack_filename(period.start), xlsx_bytes(tables, title=title),
@@ -203,9 +205,10 @@ def _amount(value: str | None, currency: str) -> str:
     return "unknown" if value is None else exact_text(Decimal(value), currency)
 
 
-def _period_of(frequency: str, key: str) -> Period:
-    """The period a stored key names (a retry may come after the next period began)."""
-    if frequency == Frequency.WEEKLY:
+def _period_of(key: str) -> Period:
+    """The period a stored key names, "2026-W48" or "2026-11", whatever the report's frequency
+    is now (it may have changed since the send was queued)."""
+    if "-W" in key:
         monday = date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
         return period_custom(start=monday, end=monday + timedelta(days=6))
     return month_period(date.fromisoformat(f"{key}-01"))

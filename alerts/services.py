@@ -3,10 +3,11 @@ period), with one delivery per enabled channel, whatever how often or how concur
 checks run (the alert's unique constraint decides: the second inserter gets an IntegrityError
 and sends nothing)."""
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +23,8 @@ from alerts.models import (
 )
 from alerts.rules import rule_findings
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class CheckResult:
@@ -34,15 +37,35 @@ class CheckResult:
 
 def alerts_check(*, now: datetime | None = None, dry_run: bool = False) -> CheckResult:
     """Evaluate every rule now; unless `dry_run`, raise the alerts found for the first time and
-    queue their notifications (sent by `deliveries_send`)."""
+    queue their notifications (sent by `deliveries_send`). A finding that cannot be stored is
+    reported in `skipped`; the others are raised all the same."""
     now = now or timezone.now()
     findings, skipped, healthy = rule_findings(now=now)
-    findings = [*budget_findings(months=budget_months(today=now.date())), *findings]
+    months = budget_months(today=now.date())
+    skipped += [reason for month in months if (reason := month.not_compared)]
+    findings = [*budget_findings(months=months), *findings]
     if dry_run:
         return CheckResult(findings, [], [], skipped, dry_run=True)
-    raised = [alert for f in findings if (alert := alert_raise(f, now=now)) is not None]
+    raised = []
+    for finding in findings:
+        try:
+            if (alert := alert_raise(finding, now=now)) is not None:
+                raised.append(alert)
+        except DatabaseError as error:
+            logger.exception("alert %s could not be stored", finding.key)
+            skipped.append(f"{finding.title}: could not be stored ({type(error).__name__})")
     resolved = alerts_resolve(healthy, now=now)
     return CheckResult(findings, raised, resolved, skipped)
+
+
+def alerts_raised_before(findings: list[Finding]) -> set[tuple[str, str, str, str]]:
+    """The keys of the findings already raised as alerts (what a dry run would not notify)."""
+    keys = {f.key for f in findings}
+    rules = {f.rule for f in findings}
+    stored = Alert.objects.filter(rule__in=rules).values_list(
+        "rule", "scope", "threshold", "period"
+    )
+    return {key for key in stored if key in keys}
 
 
 def alert_raise(finding: Finding, *, now: datetime) -> Alert | None:
@@ -113,7 +136,7 @@ def budget_findings(*, months: list[BudgetMonth]) -> list[Finding]:
             "to": month.today.isoformat(),
             "incomplete": month.incomplete,
         }
-        link = _budget_link(budget.scope)
+        link = _budget_link(budget.scope, closed=month.closed)
         for threshold in month.thresholds_reached():
             findings.append(
                 Finding(
@@ -164,8 +187,8 @@ def _incomplete_note(reasons: list[str]) -> str:
     return f" Incomplete, the real figure is higher: {'; '.join(reasons)}."
 
 
-def _budget_link(scope: str) -> str:
-    """The page that explains a budget's figure: the Business summary of this month, or Costs
-    by provider for a provider."""
+def _budget_link(scope: str, *, closed: bool) -> str:
+    """The page that explains a budget's figure: the Business summary of the month, or Costs by
+    provider for a provider."""
     page = "admin:costs_by_provider" if scope.startswith("provider:") else "admin:business"
-    return f"{reverse(page)}?period=this_month"
+    return f"{reverse(page)}?period={'last_month' if closed else 'this_month'}"

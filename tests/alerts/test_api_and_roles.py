@@ -188,4 +188,22 @@ def test_failed_notifications_can_be_queued_again(client, finance_user):
                 {"action": "retry_failed", "_selected_action": [target.pk]})  # fmt: skip
 
     failed.refresh_from_db()
-    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 5, "attempt 5: x")
+    # a full set of attempts again; the last error stays until the next attempt
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 0, "attempt 5: x")
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "field"),
+    [
+        ("channel", {"name": "x", "kind": "webhook", "webhook_url": "https://a.example.com:99999/x"},
+         "webhook_url"),
+        ("channel", {"name": "x", "kind": "email",
+                     "addresses": ",".join(f"a{n}@example.com" for n in range(51))}, "addresses"),
+        ("budget", {"name": "Yen", "scope": "total", "amount": "100.5", "currency": "JPY",
+                    "thresholds": "50", "effective_from": "2026-11-01"}, "amount"),
+    ],
+)  # fmt: skip
+def test_what_could_never_be_sent_or_compared_is_refused(admin_client, model, fields, field):
+    response = admin_client.post(reverse(f"admin:alerts_{model}_add"), fields)
+    assert field in response.context["adminform"].form.errors
+    assert not Channel.objects.exists() and not Budget.objects.exists()

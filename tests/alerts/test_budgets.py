@@ -279,3 +279,68 @@ def test_two_checks_at_once_raise_and_notify_once(webhook_receiver):
     assert Alert.objects.count() == 1
     assert len(webhook_receiver.requests) == 1
     CostEntry.objects.all().delete()
+
+
+@time_machine.travel(datetime(2026, 12, 2, 9, tzinfo=UTC), tick=False)
+def test_costs_of_the_month_just_ended_arriving_late_still_count_against_it(quiet_rules):
+    """On Dec 2 the collectors bring Nov 30's bill: November crosses 100% then, and it is
+    told for November (no forecast: the month is over)."""
+    llm_days(date(2026, 11, 1), 29, "33.00")  # 957 by Nov 29
+    llm_budget(warn_on_forecast=True, thresholds="100")
+    alerts_check()
+    assert not Alert.objects.filter(period="2026-11").exists()
+    llm_days(date(2026, 11, 30), 1, "60.00")  # 1,017
+
+    alerts_check()
+
+    alert = Alert.objects.get(period="2026-11")
+    assert (alert.rule, alert.threshold) == ("budget", "100")
+    assert "from 2026-11-01 to 2026-11-30" in alert.message
+    assert alert.link == "/admin/business/?period=last_month"
+
+
+@time_machine.travel(NOV_20_NOON, tick=False)
+def test_a_budget_without_a_rate_is_said_not_checked(quiet_rules, capsys):
+    llm_days(date(2026, 11, 1), 20, "40.60")
+    llm_budget(name="Yen", currency="JPY", amount=Decimal("100000"))
+
+    call_command("check_alerts", "--json")
+
+    import json
+
+    out = json.loads(capsys.readouterr().out)
+    assert out["skipped"] == [
+        "Budget Yen: no exchange rate from JPY to USD: the budget cannot be compared"
+    ]
+    assert out["findings"] == []
+
+
+@time_machine.travel(NOV_20_NOON, tick=False)
+def test_json_output_is_json_alone_while_the_console_backend_prints_emails(quiet_rules, settings,
+                                                                          capsys):  # fmt: skip
+    import json
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    llm_days(date(2026, 11, 1), 20, "40.60")
+    llm_budget()
+    Channel.objects.create(name="me", kind="email", addresses="me@example.com")
+
+    call_command("check_alerts", "--json")
+
+    captured = capsys.readouterr()
+    assert [f["status"] for f in json.loads(captured.out)["findings"]] == ["fired", "fired"]
+    assert "Subject: [costledger] Budget LLM" in captured.err
+
+
+@time_machine.travel(NOV_20_NOON, tick=False)
+def test_dry_run_tells_what_was_notified_before_from_what_would_fire(quiet_rules, capsys):
+    llm_days(date(2026, 11, 1), 20, "40.60")
+    llm_budget(thresholds="50")
+    alerts_check()
+    llm_budget(name="Second", thresholds="80")
+
+    call_command("check_alerts", "--dry-run")
+
+    out = capsys.readouterr().out
+    assert "ALREADY NOTIFIED: Budget LLM: 50% reached in 2026-11" in out
+    assert "WOULD FIRE: Budget Second: 80% reached in 2026-11" in out

@@ -212,3 +212,36 @@ def test_a_finished_sync_run_asks_for_a_check(
             assert sync_run_finish_if_done(sync_run_id=run_id) is False  # closed: no signal
     assert (len(callbacks), len(again)) == (1, 0)
     assert Alert.objects.get().scope == "collector:digitalocean"
+
+
+@time_machine.travel(NOV_20_NOON, tick=False)
+def test_a_user_id_of_200_characters_is_raised_and_a_failing_rule_stops_no_other(monkeypatch):
+    """A user id at the column's limit, URL-encoded in the alert's link, is stored; a rule that
+    fails is reported and the others still raise."""
+    from alerts import rules
+
+    only(RuleKind.USER_SPIKE, RuleKind.UNPRICED_USAGE)
+    long_id = "ж" * 200
+    LlmUsageDaily.objects.create(day=TODAY, user_id=long_id, provider="openai", model="gpt-4o",
+                                 source="events", requests=1, cost=Decimal("50"))  # fmt: skip
+    result = alerts_check()
+    assert Alert.objects.get().scope == f"user:{long_id}"
+    assert result.skipped == []
+
+    monkeypatch.setattr(rules, "user_spikes", lambda **kw: 1 / 0)
+    LlmUsageDaily.objects.create(day=TODAY, user_id="u1", provider="acme", model="mystery-1",
+                                 source="events", requests=3, unpriced_requests=3)  # fmt: skip
+    result = alerts_check()
+    assert result.skipped == ["User's LLM cost spike: the rule failed (ZeroDivisionError)"]
+    assert [a.scope for a in result.raised] == ["model:acme/mystery-1"]
+
+
+def test_a_webhook_text_cannot_mention_or_link(webhook_receiver):
+    from alerts.delivery import channel_send
+
+    channel = Channel.objects.create(name="slack", kind="webhook", webhook_url=webhook_receiver.url)
+    alert = Alert(rule="user_spike", scope="user:<!channel>", title="User <!channel> & co",
+                  message="m <https://evil.example|click>", fired_at=NOV_20_NOON)  # fmt: skip
+    channel_send(channel, alert, event="fired")
+    text = webhook_receiver.requests[0]["json"]["text"]
+    assert "<" not in text and "&lt;!channel&gt; &amp; co" in text

@@ -128,3 +128,31 @@ def test_dry_run_says_what_would_be_sent_and_sends_nothing(smtp_server, capsys):
         call_command("send_reports", "--dry-run")
     assert "WOULD SEND: Weekly for 2026-W47" in capsys.readouterr().out
     assert not ReportSend.objects.exists() and smtp_server.messages == []
+
+
+def test_a_queued_send_keeps_its_period_when_the_frequency_changes_and_stops_when_disabled(
+    smtp_server,
+):
+    daily("digitalocean", date(2026, 10, 1), 61, "4.00")
+    report = ScheduledReport.objects.create(name="Month", frequency="monthly",
+                                            recipients="cfo@example.com")  # fmt: skip
+    smtp_server.refuse = True
+    with time_machine.travel(datetime(2026, 12, 1, 6, tzinfo=UTC), tick=False):
+        reports_send()
+    report.frequency = "weekly"
+    report.save()
+    smtp_server.refuse = False
+    with time_machine.travel(datetime(2026, 12, 1, 6, 2, tzinfo=UTC), tick=False):
+        reports_send()  # November as queued, with its pack; and now the last week too
+    subjects = sorted(parsed(m)["Subject"] for m in smtp_server.messages)
+    assert subjects == ["[costledger] Month: 2026-11-23 to 2026-11-29",
+                        "[costledger] Month: November 2026"]  # fmt: skip
+    monthly = next(parsed(m) for m in smtp_server.messages if "November" in m["data"][:400])
+    assert any(p.get_filename() == "costledger-month-end-2026-11.xlsx" for p in monthly.walk())
+
+    report.enabled = False
+    report.save()
+    ReportSend.objects.update(status="pending", next_attempt_at=datetime(2026, 12, 1, tzinfo=UTC))
+    with time_machine.travel(datetime(2026, 12, 8, 6, tzinfo=UTC), tick=False):
+        assert reports_send() == []
+    assert len(smtp_server.messages) == 2

@@ -1,9 +1,11 @@
+import contextlib
 import json
+import sys
 
 from django.core.management.base import BaseCommand
 
 from alerts.delivery import deliveries_send
-from alerts.services import alerts_check
+from alerts.services import alerts_check, alerts_raised_before
 
 
 class Command(BaseCommand):
@@ -20,13 +22,20 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        result = alerts_check(dry_run=options["dry_run"])
+        # With --json, stdout is the JSON alone: the console email backend (the quick start's
+        # default) prints each email to stdout, so while sending, that goes to stderr.
+        quiet = (
+            contextlib.redirect_stdout(sys.stderr) if options["json"] else contextlib.nullcontext()
+        )
+        with quiet:
+            result = alerts_check(dry_run=options["dry_run"])
+            before = alerts_raised_before(result.findings) if result.dry_run else set()
+            sent = {} if options["dry_run"] else deliveries_send()
         raised = {(a.rule, a.scope, a.threshold, a.period) for a in result.raised}
-        sent = {} if options["dry_run"] else deliveries_send()
         rows = [
             {
-                "status": "would fire" if result.dry_run else
-                ("fired" if f.key in raised else "already notified"),
+                "status": ("already notified" if f.key in before else "would fire")
+                if result.dry_run else ("fired" if f.key in raised else "already notified"),
                 "rule": f.rule, "scope": f.scope, "threshold": f.threshold, "period": f.period,
                 "title": f.title, "message": f.message, "incomplete": f.incomplete,
                 "figures": f.figures,

@@ -1,4 +1,6 @@
+import contextlib
 import json
+import sys
 
 from django.core.management.base import BaseCommand
 
@@ -18,7 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args, **options):
-        done = reports_send(dry_run=options["dry_run"])
+        # With --json, stdout is the JSON alone (see check_alerts).
+        quiet = (
+            contextlib.redirect_stdout(sys.stderr) if options["json"] else contextlib.nullcontext()
+        )
+        with quiet:
+            done = reports_send(dry_run=options["dry_run"])
         if options["json"]:
             self.stdout.write(json.dumps(done, indent=2))
         elif not done:
