@@ -20,6 +20,7 @@ from alerts.models import (
     ReportSend,
     RuleKind,
     ScheduledReport,
+    addresses_parse,
     webhook_url_masked,
 )
 from costledger.admin_site import DecimalInput, money_cell
@@ -152,6 +153,13 @@ class ChannelForm(forms.ModelForm):
         return cleaned
 
 
+def _addresses_shown(text: str) -> str:
+    """The first three addresses, and how many more."""
+    addresses = addresses_parse(text)
+    more = f" and {len(addresses) - 3} more" if len(addresses) > 3 else ""
+    return ", ".join(addresses[:3]) + more
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
     form = ChannelForm
@@ -173,7 +181,7 @@ class ChannelAdmin(admin.ModelAdmin):
     @admin.display(description="Sends to")
     def target(self, channel):
         if channel.kind == ChannelKind.EMAIL:
-            return channel.addresses.replace("\n", ", ")
+            return _addresses_shown(channel.addresses)
         return channel.webhook_url_masked
 
 
@@ -319,13 +327,17 @@ class ReportSendInline(admin.TabularInline):
 
 @admin.register(ScheduledReport)
 class ScheduledReportAdmin(admin.ModelAdmin):
-    list_display = ("name", "frequency", "recipients", "enabled", "last_sent")
+    list_display = ("name", "frequency", "recipients_shown", "enabled", "last_sent")
     list_filter = ("frequency", "enabled")
     fields = ("name", "frequency", "recipients", "enabled")
     inlines = [ReportSendInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("sends")
+
+    @admin.display(description="Recipients")
+    def recipients_shown(self, report):
+        return _addresses_shown(report.recipients)
 
     @admin.display(description="Last sent")
     def last_sent(self, report):
