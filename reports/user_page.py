@@ -55,6 +55,13 @@ TOKEN_COLUMNS = [
     ("cache_write_tokens", "Cache write tokens"),
     ("reasoning_tokens", "Reasoning tokens"),
 ]
+# The other quantities customer billing charges, in the units it charges them (exact: 1,500 ms
+# is 0.025 minutes; 2,048 bytes 0.000002048 GB).
+QUANTITY_COLUMNS = [
+    ("Images", lambda c: c.images),
+    ("Streaming (minutes)", lambda c: Decimal(c.stream_duration_ms) / 60_000),
+    ("Bandwidth (GB)", lambda c: Decimal(c.bandwidth_bytes).scaleb(-9)),
+]
 
 
 def user_page_url(*, user_id: str, period: Period | None = None) -> str:
@@ -233,6 +240,7 @@ def _totals_table(report: UserReport, note: str) -> Table:
         ("Errors", lambda c: c.errors),
         *((label, lambda c, n=name: getattr(c, n)) for name, label in TOKEN_COLUMNS),
         ("Tokens", lambda c: c.tokens),
+        *QUANTITY_COLUMNS,
         ("Unpriced requests", lambda c: c.unpriced_requests),
     ]
     for label, figure in figures:

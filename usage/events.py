@@ -37,6 +37,8 @@ from usage.sums import TOKEN_KINDS
 MAX_TOKENS = 100_000_000  # per kind: ten times the largest context window on sale
 MAX_IMAGES = 100_000
 MAX_LATENCY_MS = 86_400_000  # a day
+MAX_STREAM_MS = 86_400_000  # a day of streaming, for one response
+MAX_BANDWIDTH_BYTES = 10**12  # a terabyte, for one response
 MAX_EVENT_COST = Decimal(100_000)  # USD, reported or computed from the price book
 COST_PLACES = 10  # the cost columns' scale: a reported cost with more places is refused
 
@@ -71,6 +73,8 @@ class UsageEvent:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     images: int = 0
+    stream_duration_ms: int = 0
+    bandwidth_bytes: int = 0
     is_error: bool = False
     error_type: str = ""
     latency_ms: int | None = None
@@ -112,8 +116,8 @@ def event_cost(event: UsageEvent, book: PriceBook) -> tuple[Decimal | None, str,
 
 EVENT_COLUMNS = [
     "event_id", "timestamp", "day", "user_id", "provider", "model", *TOKEN_KINDS, "images",
-    "is_error", "error_type", "latency_ms", "tags", "cost", "currency", "cost_source",
-    "price_id", "ingest_key", "received_at",
+    "stream_duration_ms", "bandwidth_bytes", "is_error", "error_type", "latency_ms", "tags",
+    "cost", "currency", "cost_source", "price_id", "ingest_key", "received_at",
 ]  # fmt: skip
 
 
@@ -122,7 +126,8 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
     return (
         event.event_id, event.timestamp, event.day, event.user_id, event.provider, event.model,
         event.input_tokens, event.output_tokens, event.cache_read_tokens,
-        event.cache_write_tokens, event.reasoning_tokens, event.images, event.is_error,
+        event.cache_write_tokens, event.reasoning_tokens, event.images,
+        event.stream_duration_ms, event.bandwidth_bytes, event.is_error,
         event.error_type, event.latency_ms, msgspec.json.encode(event.tags or {}).decode(),
         cost, "USD", cost_source, price_id, ingest_key, now,
     )  # fmt: skip
@@ -134,7 +139,8 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
 BATCH_TABLE = "costledger_llm_ingest_batch"
 BATCH_TYPES = [
     "text", "timestamptz", "date", "text", "text", "text", *["int8"] * len(TOKEN_KINDS), "int4",
-    "bool", "text", "int4", "text", "numeric", "text", "text", "int8", "text", "timestamptz",
+    "int8", "int8", "bool", "text", "int4", "text", "numeric", "text", "text", "int8", "text",
+    "timestamptz",
 ]  # fmt: skip
 BATCH_CREATE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_TABLE} ("

@@ -13,9 +13,11 @@ from django.utils import timezone
 from costledger.validators import EARLIEST_DAY, unstorable_reason
 from usage.events import (
     COST_PLACES,
+    MAX_BANDWIDTH_BYTES,
     MAX_EVENT_COST,
     MAX_IMAGES,
     MAX_LATENCY_MS,
+    MAX_STREAM_MS,
     MAX_TOKENS,
     UsageEvent,
     too_old,
@@ -32,10 +34,14 @@ COUNT_FIELDS = (
     "cache_write_tokens",
     "reasoning_tokens",
     "images",
+    "stream_duration_ms",
+    "bandwidth_bytes",
 )
 LIMITS = {
     **dict.fromkeys(COUNT_FIELDS, MAX_TOKENS),
     "images": MAX_IMAGES,
+    "stream_duration_ms": MAX_STREAM_MS,
+    "bandwidth_bytes": MAX_BANDWIDTH_BYTES,
     "latency_ms": MAX_LATENCY_MS,
 }
 FIELDS = {
@@ -233,6 +239,8 @@ class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
     cache_write_tokens: _Count = 0
     reasoning_tokens: _Count = 0
     images: Annotated[int, msgspec.Meta(ge=0, le=MAX_IMAGES)] = 0
+    stream_duration_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_STREAM_MS)] = 0
+    bandwidth_bytes: Annotated[int, msgspec.Meta(ge=0, le=MAX_BANDWIDTH_BYTES)] = 0
     cost: msgspec.Raw = msgspec.Raw(b"null")  # a string cost goes to `_cost` (DECIMAL_TEXT)
     currency: str | None = None
     status: Literal["ok", "error"] = "ok"
@@ -294,6 +302,7 @@ def batch_fast(
                 user_id=e.user_id, input_tokens=e.input_tokens, output_tokens=e.output_tokens,
                 cache_read_tokens=e.cache_read_tokens, cache_write_tokens=e.cache_write_tokens,
                 reasoning_tokens=e.reasoning_tokens, images=e.images,
+                stream_duration_ms=e.stream_duration_ms, bandwidth_bytes=e.bandwidth_bytes,
                 is_error=e.status == "error", error_type=e.error_type, latency_ms=e.latency_ms,
                 tags=e.tags, cost=cost,
             )

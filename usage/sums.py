@@ -60,6 +60,9 @@ COUNTED = (
     Counted("reasoning_tokens", "sum(reasoning_tokens)", tokens=True),
     Counted("unpriced_requests", "count(*) FILTER (WHERE cost IS NULL)", per_user=True),
     Counted("latency_ms_sum", "coalesce(sum(latency_ms), 0)"),
+    Counted("images", "sum(images)"),
+    Counted("stream_duration_ms", "sum(stream_duration_ms)"),
+    Counted("bandwidth_bytes", "sum(bandwidth_bytes)"),
 )
 TOKEN_KINDS = tuple(c.name for c in COUNTED if c.tokens)
 # The tag sums count the requests carrying a tag value, the unpriced ones, and their cost.

@@ -47,6 +47,9 @@ class UsageCounts:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     unpriced_requests: int = 0
+    images: int = 0
+    stream_duration_ms: int = 0
+    bandwidth_bytes: int = 0
     cost: Decimal | None = None
 
     @property

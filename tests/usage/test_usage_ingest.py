@@ -123,6 +123,10 @@ def test_mixed_batch_is_207_and_stores_the_valid_events(client, key, gpt4o):
         ({"cache_write_tokens": -1}, "cache_write_tokens", "cannot be negative"),
         ({"images": 10**16}, "images", "is over 100,000"),
         ({"latency_ms": 86_400_001}, "latency_ms", "is over 86,400,000"),
+        ({"stream_duration_ms": 86_400_001}, "stream_duration_ms", "is over 86,400,000"),
+        ({"stream_duration_ms": -5}, "stream_duration_ms", "cannot be negative"),
+        ({"bandwidth_bytes": 10**12 + 1}, "bandwidth_bytes", "is over 1,000,000,000,000"),
+        ({"bandwidth_bytes": 2.5}, "bandwidth_bytes", "whole number"),
         ({"input_tokens": 10**8 + 1}, "input_tokens", "is over 100,000,000"),
         ({"timestamp": "1999-12-31T23:59:59Z"}, "timestamp", "before 2000-01-01"),
         ({"cost": "0.00000000001", "currency": "USD"}, "cost", "more than 10 decimal"),
@@ -246,6 +250,26 @@ def test_rollups_equal_the_sum_of_their_events(client, key, gpt4o):
     )
 
 
+def test_streaming_time_bandwidth_and_images_are_summed_per_day_user_and_model(client, key, gpt4o):
+    """The quantities customer billing charges: summed by ingest as by a rebuild, into the
+    per-day rows and the per-model sums."""
+    post(client, key, [
+        event("s1", stream_duration_ms=1500, bandwidth_bytes=2048, images=1),
+        event("s2", stream_duration_ms=500, bandwidth_bytes=1000, images=2),
+        event("s3", user_id="u2", stream_duration_ms=7),
+        event("s4"),  # none of them: 0
+    ])  # fmt: skip
+    fields = ("user_id", "stream_duration_ms", "bandwidth_bytes", "images")
+    daily = sorted(LlmUsageDaily.objects.values_list(*fields))
+    assert daily == [("u1", 2000, 3048, 3), ("u2", 7, 0, 0)]
+    from usage.models import LlmUsageModelDaily
+
+    assert LlmUsageModelDaily.objects.values_list(*fields[1:]).get() == (2007, 3048, 3)
+    assert LlmUsageEvent.objects.get(event_id="s1").bandwidth_bytes == 2048
+    llm_usage_rebuild(days=[DAY])
+    assert sorted(LlmUsageDaily.objects.values_list(*fields)) == daily
+
+
 def test_the_route_is_post_only(client, key):
     assert client.get(URL, headers={"Authorization": f"Bearer {key}"}).status_code == 405
     assert reverse("api-usage-events") == URL
@@ -269,6 +293,8 @@ VARIANTS = {
     "input_tokens": [0, 1200, -1, 1.0, 1.5, "12", True, None, 10**8, 10**8 + 1, 10**15],
     "cache_read_tokens": [0, 400, Decimal("2.0")],
     "images": [0, 2, -3, 100_000, 100_001],
+    "stream_duration_ms": [0, 1500, -1, 1.5, 86_400_000, 86_400_001, "9"],
+    "bandwidth_bytes": [0, 2_048, 10**12, 10**12 + 1, -7, True],
     "latency_ms": [None, 0, 350, -2, 2.5, 86_400_000, 86_400_001, 2**32],
     "status": ["ok", "error", "failed", None],
     "error_type": ["", "rate_limit", "e" * 101, 1],

@@ -36,6 +36,9 @@ class LlmUsageEvent(models.Model):
     cache_write_tokens = models.PositiveBigIntegerField(default=0)
     reasoning_tokens = models.PositiveBigIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
+    # A streamed response's duration and size (customer billing charges them).
+    stream_duration_ms = models.PositiveBigIntegerField(default=0)
+    bandwidth_bytes = models.PositiveBigIntegerField(default=0)
     is_error = models.BooleanField(default=False)
     error_type = models.CharField(max_length=100, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
