@@ -1,5 +1,5 @@
-"""Which VAT an invoice line carries, by the issue's rules, the seller being in
-BILLING_SELLER_COUNTRY (default FR):
+"""Which VAT an invoice line carries, for a seller in `seller_country` (a setting, default FR,
+comes with the invoices):
 
 - a per-customer override wins;
 - a customer in the seller's country: that country's standard rate (a TaxRate record);
