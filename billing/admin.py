@@ -12,7 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from billing.forms import ProviderInvoiceForm
-from billing.models import ProviderInvoice
+from billing.models import Customer, CustomerUser, ProviderInvoice, TaxRate, plain_rate
 from billing.services import provider_invoice_delete, provider_invoice_save
 from costledger.money import plain_text, round_money
 
@@ -155,3 +155,50 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
     def delete_queryset(self, request, queryset):
         for invoice in queryset:
             provider_invoice_delete(invoice=invoice)
+
+
+class CustomerUserInline(admin.TabularInline):
+    model = CustomerUser
+    extra = 1
+    fields = ("user_id",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "country", "vat_number", "currency", "payment_terms_days",
+                    "user_ids")  # fmt: skip
+    list_filter = ("country", "currency")
+    search_fields = ("name", "email", "vat_number", "users__user_id")
+    fieldsets = (
+        (None, {"fields": ("name", "email", "billing_address", "country")}),
+        (
+            "Invoicing",
+            {
+                "fields": (
+                    "currency",
+                    "payment_terms_days",
+                    "vat_number",
+                    "tax_override",
+                    "stripe_customer_id",
+                )
+            },
+        ),  # fmt: skip
+    )
+    inlines = [CustomerUserInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("users")
+
+    @admin.display(description="Usage users")
+    def user_ids(self, customer):
+        ids = [u.user_id for u in customer.users.all()]
+        return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "") or "—"
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ("country", "name", "rate_percent")
+
+    @admin.display(description="Rate", ordering="rate")
+    def rate_percent(self, rate):
+        return f"{plain_rate(rate.rate)} %"

@@ -43,7 +43,7 @@ from django_celery_beat.models import (
 )
 
 from alerts.models import AlertRule, Budget, Channel, ScheduledReport
-from billing.models import MAX_INVOICE_DAYS, ProviderInvoice
+from billing.models import MAX_INVOICE_DAYS, Customer, CustomerUser, ProviderInvoice, TaxRate
 from billing.services import provider_invoice_save
 from costledger.models import CostEntry, ExchangeRate, Source
 from costledger.validators import MAX_NOTES_LENGTH
@@ -221,6 +221,19 @@ class World:
         )
 
     @cached_property
+    def customer(self):
+        customer = Customer.objects.create(
+            name="Globex", email="ap@globex.example", billing_address="2 Main St", country="US",
+            currency="USD",
+        )  # fmt: skip
+        CustomerUser.objects.create(customer=customer, user_id="u-globex")
+        return customer
+
+    @cached_property
+    def taxrate(self):
+        return TaxRate.objects.create(country="DE", name="MwSt 19 %", rate=Decimal(19))
+
+    @cached_property
     def scheduledreport(self):
         return ScheduledReport.objects.create(
             name="Monthly", frequency="monthly", recipients="cfo@example.com"
@@ -337,6 +350,28 @@ def channel(world):
     }
 
 
+def customer(world):
+    return {
+        "name": "Acme SAS", "email": "billing@acme.example", "billing_address": "1 rue X, Paris",
+        "country": "FR", "currency": "EUR", "payment_terms_days": "30",
+        "vat_number": "FR40303265045", "tax_override": "", "stripe_customer_id": "cus_Acme42",
+        "users-TOTAL_FORMS": "1", "users-INITIAL_FORMS": "0", "users-0-user_id": "u-acme",
+    }  # fmt: skip
+
+
+def customer_change(world):
+    user = world.customer.users.get()
+    return {
+        **customer(world), "users-TOTAL_FORMS": "1", "users-INITIAL_FORMS": "1",
+        "users-0-id": str(user.pk), "users-0-customer": str(world.customer.pk),
+        "users-0-user_id": "u-globex",
+    }  # fmt: skip
+
+
+def tax_rate(world):
+    return {"country": "BE", "name": "TVA 21 %", "rate": "21"}
+
+
 def scheduled_report(world):
     return {
         "name": "Weekly costs",
@@ -396,6 +431,10 @@ FORMS = [
     AdminForm(Channel, channel, superuser=True),
     AdminForm(Channel, channel, change=True, superuser=True),
     AdminForm(AlertRule, alert_rule, change=True, superuser=True),
+    AdminForm(Customer, customer),
+    AdminForm(Customer, customer_change, change=True),
+    AdminForm(TaxRate, tax_rate),
+    AdminForm(TaxRate, tax_rate, change=True),
     AdminForm(ScheduledReport, scheduled_report),
     AdminForm(ScheduledReport, scheduled_report, change=True),
     AdminForm(ProviderInvoice, invoice),

@@ -36,7 +36,7 @@ from django_celery_beat.models import (
 )
 
 from alerts.models import Alert, Budget, Channel, Delivery, ReportSend, ScheduledReport
-from billing.models import ProviderInvoice
+from billing.models import Customer, CustomerUser, ProviderInvoice
 from billing.services import provider_invoice_save
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
 from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot
@@ -193,6 +193,11 @@ def world(settings, superuser):
     )  # fmt: skip
     Delivery.objects.create(alert=alert, channel=hook, event="fired",
                             next_attempt_at=datetime(2026, 10, 20, tzinfo=UTC))  # fmt: skip
+    customer = Customer.objects.create(
+        name="sweep-customer-88", email="ap@sweep.example", billing_address="1 Sweep St",
+        country="US", currency="USD",
+    )  # fmt: skip
+    CustomerUser.objects.create(customer=customer, user_id="user-1")
     report = ScheduledReport.objects.create(name="sweep-report-64", frequency="weekly",
                                             recipients="cfo@example.com")  # fmt: skip
     ReportSend.objects.create(report=report, period="2026-W40",
