@@ -191,6 +191,15 @@ def report_kpis(report: UserReport) -> list[dict]:
     return cards
 
 
+def report_quantities(report: UserReport) -> list[tuple[str, str]]:
+    """Images, streaming minutes and bandwidth over the period (what customer plans may charge
+    besides tokens), exact, or nothing when the user has none of them."""
+    values = [(label, figure(report.usage.totals)) for label, figure in QUANTITY_COLUMNS]
+    if not any(value for _, value in values):
+        return []
+    return [(label, f"{Decimal(value).normalize():,f}") for label, value in values]
+
+
 def chart_data(report: UserReport) -> dict:
     """What static/costledger/user.js draws: money as exact strings, never floats."""
     return {
@@ -344,6 +353,7 @@ class UserUsagePage(View):
             "report": report,
             "usage": report.usage,
             "kpis": report_kpis(report),
+            "quantities": report_quantities(report),
             "chart": chart_data(report),
             "tables": dict(zip(TABLE_NAMES, report_tables(report), strict=True)),
             "currency": LLM_CURRENCY,

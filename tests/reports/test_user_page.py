@@ -427,3 +427,24 @@ def test_an_id_seen_only_by_prometheus_is_found_by_its_rows_in_the_range(gpt4o, 
     far = page(admin_client, user_id="prom", start="2026-01-01", end="2026-01-31")
     assert far.status_code == 404
     assert "from 2026-01-01 to 2026-01-31 or from 2025-12-01 to 2025-12-31" in text_of(far)
+
+
+def test_images_streaming_and_bandwidth_show_when_the_user_has_any(admin_client):
+    from datetime import date as day_
+    from decimal import Decimal as D
+
+    from usage.models import LlmUsageDaily
+
+    def row(user_id, **quantities):
+        LlmUsageDaily.objects.create(day=day_(2026, 11, 10), user_id=user_id, provider="openai",
+                                     model="gpt-4o", source="events", requests=2,
+                                     cost=D("0.50"), **quantities)  # fmt: skip
+
+    row("streamer", images=3, stream_duration_ms=90_000, bandwidth_bytes=2_500_000_001)
+    row("plain")
+    url = "/admin/user-usage/?start=2026-11-01&end=2026-11-30&user_id="
+    html = admin_client.get(url + "streamer").content.decode()
+    assert "Images <strong>3</strong>" in html
+    assert "Streaming (minutes) <strong>1.5</strong>" in html  # 90 s
+    assert "Bandwidth (GB) <strong>2.500000001</strong>" in html  # exact; billing rounds up
+    assert "Other quantities" not in admin_client.get(url + "plain").content.decode()
