@@ -7,6 +7,7 @@ Concurrent senders claim a delivery with a conditional UPDATE on its next attemp
 held while sending): the one whose update changed the row sends it."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -15,7 +16,15 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import timezone
 
-from alerts.models import Alert, Channel, ChannelKind, Delivery, DeliveryEvent, DeliveryStatus
+from alerts.models import (
+    Alert,
+    Channel,
+    ChannelKind,
+    Delivery,
+    DeliveryEvent,
+    DeliveryStatus,
+    ReportSend,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,47 +48,52 @@ def deliveries_send(*, now: datetime | None = None) -> dict[str, int]:
         .order_by("next_attempt_at", "pk")
     )
     for delivery in due:
-        if not _claimed(delivery):
-            continue  # another sender has it
-        counts[_attempt(delivery)] += 1
+        if claimed(delivery):  # else another sender has it
+            counts[attempt_recorded(delivery, lambda d=delivery: _delivered(d))] += 1
     return counts
 
 
-def _claimed(delivery: Delivery) -> bool:
-    """Claimed from the moment of the claim (not the loop's start: earlier sends may have
-    waited on slow channels), so the claim holds CLAIM_FOR from now on."""
+def claimed(row: Delivery | ReportSend) -> bool:
+    """Take a pending delivery or report send for this sender: a conditional UPDATE of its
+    next attempt time, from the moment of the claim (not the loop's start: earlier sends may
+    have waited on slow channels), so the claim holds CLAIM_FOR from now on."""
     return (
-        Delivery.objects.filter(
-            pk=delivery.pk,
-            status=DeliveryStatus.PENDING,
-            next_attempt_at=delivery.next_attempt_at,
-        ).update(next_attempt_at=timezone.now() + CLAIM_FOR)
+        type(row)
+        .objects.filter(
+            pk=row.pk, status=DeliveryStatus.PENDING, next_attempt_at=row.next_attempt_at
+        )
+        .update(next_attempt_at=timezone.now() + CLAIM_FOR)
         == 1
     )
 
 
-def _attempt(delivery: Delivery) -> str:
-    attempts = delivery.attempts + 1
+def attempt_recorded(row: Delivery | ReportSend, send: Callable[[], None]) -> str:
+    """Run `send` for a claimed delivery or report send and record the attempt: "sent", or the
+    failure (no secret in it) retried after RETRY_AFTER ("retry"), then given up at
+    MAX_ATTEMPTS ("failed"). Never raises: one failure keeps nothing else from going."""
+    attempts = row.attempts + 1
+    rows = type(row).objects.filter(pk=row.pk)
     try:
-        if not delivery.channel.enabled:
-            raise DeliveryError("the channel is switched off")
-        channel_send(delivery.channel, delivery.alert, event=delivery.event)
-    except Exception as error:  # noqa: BLE001 (any channel failure is recorded, never raised)
+        send()
+    except Exception as error:  # noqa: BLE001 (any failure is recorded, never raised)
         reason = str(error) if isinstance(error, DeliveryError) else _described(error)
-        logger.warning("alert %s: delivery to %s failed: %s", delivery.alert_id,
-                       delivery.channel, reason)  # fmt: skip
+        logger.warning("%s failed: %s", row, reason)
         done = attempts >= MAX_ATTEMPTS
-        Delivery.objects.filter(pk=delivery.pk).update(
+        rows.update(
             attempts=attempts,
             last_error=f"attempt {attempts}: {reason}"[:2000],
             status=DeliveryStatus.FAILED if done else DeliveryStatus.PENDING,
             next_attempt_at=timezone.now() + RETRY_AFTER[min(attempts, len(RETRY_AFTER)) - 1],
         )
         return "failed" if done else "retry"
-    Delivery.objects.filter(pk=delivery.pk).update(
-        attempts=attempts, status=DeliveryStatus.SENT, sent_at=timezone.now()
-    )
+    rows.update(attempts=attempts, status=DeliveryStatus.SENT, sent_at=timezone.now())
     return "sent"
+
+
+def _delivered(delivery: Delivery) -> None:
+    if not delivery.channel.enabled:
+        raise DeliveryError("the channel is switched off")
+    channel_send(delivery.channel, delivery.alert, event=delivery.event)
 
 
 def _described(error: Exception) -> str:

@@ -18,7 +18,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from alerts.delivery import MAX_ATTEMPTS, RETRY_AFTER, _described
+from alerts.delivery import attempt_recorded, claimed
 from alerts.findings import money_text
 from alerts.models import (
     Alert,
@@ -163,41 +163,24 @@ def reports_send(*, now: datetime | None = None, dry_run: bool = False) -> list[
         status=DeliveryStatus.PENDING, next_attempt_at__lte=now, report__enabled=True
     )
     for send in due.select_related("report").order_by("pk"):
-        claimed = ReportSend.objects.filter(
-            pk=send.pk, status=DeliveryStatus.PENDING, next_attempt_at=send.next_attempt_at
-        ).update(next_attempt_at=now + timedelta(minutes=10))
-        if claimed:
-            done.append({"report": send.report.name, "period": send.period,
-                         "status": _send(send, now=now)})  # fmt: skip
+        if claimed(send):  # else another run has it
+            status = attempt_recorded(send, lambda s=send: _send(s))
+            done.append({"report": send.report.name, "period": send.period, "status": status})
     return done
 
 
-def _send(send: ReportSend, *, now: datetime) -> str:
+def _send(send: ReportSend) -> None:
+    """Email the report of `send`'s period (the monthly one with its month-end pack)."""
     report = send.report
-    attempts = send.attempts + 1
-    try:
-        period, monthly = _period_of(send.period), "-W" not in send.period
-        subject, body = report_text(report, period, monthly=monthly)
-        message = EmailMessage(subject=subject, body=body, to=addresses_parse(report.recipients))
-        if monthly:  # the month-end pack goes with it
-            tables = month_end_tables(month=period.start)
-            title = f"Month-end pack {period.start:%Y-%m}"
-            message.attach(pack_filename(period.start), xlsx_bytes(tables, title=title),
-                           XLSX_CONTENT_TYPE)  # fmt: skip
-        message.send()
-    except Exception as error:  # noqa: BLE001 (recorded and retried, never raised)
-        failed = attempts >= MAX_ATTEMPTS
-        ReportSend.objects.filter(pk=send.pk).update(
-            attempts=attempts,
-            last_error=f"attempt {attempts}: {_described(error)}"[:2000],
-            status=DeliveryStatus.FAILED if failed else DeliveryStatus.PENDING,
-            next_attempt_at=now + RETRY_AFTER[min(attempts, len(RETRY_AFTER)) - 1],
-        )
-        return "failed" if failed else "retry"
-    ReportSend.objects.filter(pk=send.pk).update(
-        attempts=attempts, status=DeliveryStatus.SENT, sent_at=timezone.now()
-    )
-    return "sent"
+    period, monthly = _period_of(send.period), "-W" not in send.period
+    subject, body = report_text(report, period, monthly=monthly)
+    message = EmailMessage(subject=subject, body=body, to=addresses_parse(report.recipients))
+    if monthly:
+        tables = month_end_tables(month=period.start)
+        title = f"Month-end pack {period.start:%Y-%m}"
+        message.attach(pack_filename(period.start), xlsx_bytes(tables, title=title),
+                       XLSX_CONTENT_TYPE)  # fmt: skip
+    message.send()
 
 
 def _amount(value: str | None, currency: str) -> str:
