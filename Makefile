@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/costledger
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev services lint browser bench clean
+.PHONY: run test install install-dev services lint browser pdf-libs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 # demo data must never land in a real database.
 QUICKSTART := DEBUG=1 DATABASE_URL=sqlite:///$(CURDIR)/db.sqlite3 REDIS_URL=
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed pdf-libs
 	$(QUICKSTART) $(BIN)/python manage.py migrate --noinput
 	$(QUICKSTART) $(BIN)/python manage.py load_prices
 	$(QUICKSTART) $(BIN)/python manage.py seed_demo
@@ -60,7 +60,24 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-test: $(VENV)/.installed-dev services lint browser
+# Customer invoices are rendered to PDF by WeasyPrint, which draws text with Pango (Debian
+# bookworm's packages; the Dockerfile installs the same).
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+
+pdf-libs:
+	@if ! ldconfig -p | grep -q 'libpangoft2-1.0.so.0'; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Pango for the invoice PDFs"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends $(PDF_LIBS) fonts-dejavu-core; \
+		else \
+			echo "Invoice PDFs need Pango: run 'sudo apt-get install $(PDF_LIBS)' once" \
+				"(make installs it when run as root)." >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+test: $(VENV)/.installed-dev services lint browser pdf-libs
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
 
 clean:

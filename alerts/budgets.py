@@ -16,9 +16,12 @@ from django.conf import settings
 from alerts.models import Budget
 from costledger.days import month_start
 from costledger.forecast import RUN_RATE_DAYS, month_projection
-from costledger.models import ExchangeRate
 from costledger.providers import PROVIDERS, Category
-from costledger.selectors import effective_cost_by_category, effective_cost_by_day
+from costledger.selectors import (
+    effective_cost_by_category,
+    effective_cost_by_day,
+    exchange_rate_on,
+)
 from usage.selectors import llm_unpriced_requests
 
 
@@ -126,7 +129,7 @@ def _budget_month(
         if closed
         else month_projection(today=today, cost_on=lambda d: daily.get(d, Decimal(0)))
     )
-    rate = _rate(budget.currency, today)
+    rate = exchange_rate_on(currency=budget.currency, day=today)
     if rate is None:
         incomplete.append(
             f"no exchange rate from {budget.currency} to {settings.REPORTING_CURRENCY}: the "
@@ -153,17 +156,3 @@ def _unpriced(kind: str, slug: str, *, start: date, end: date) -> int:
             return 0
         return llm_unpriced_requests(start=start, end=end, providers=[slug])
     return llm_unpriced_requests(start=start, end=end)
-
-
-def _rate(currency: str, day: date) -> Decimal | None:
-    """How much of the reporting currency one unit of `currency` is worth on `day` (the
-    latest stored rate on or before it)."""
-    if currency == settings.REPORTING_CURRENCY:
-        return Decimal(1)
-    rate = (
-        ExchangeRate.objects.filter(currency=currency, day__lte=day)
-        .order_by("-day")
-        .values_list("rate", flat=True)
-        .first()
-    )
-    return rate

@@ -136,3 +136,69 @@ def _tier_detail(below: Decimal, tier: Tier, units: Decimal, amount: Decimal) ->
         "flat_fee": str(tier.flat_fee),
         "amount": str(amount),
     }
+
+
+MAX_TIERS = 50
+# Tier figures as a plan's prices are stored (billing.models.plans.PRICE): below 10^12, twelve
+# decimal places at most.
+TIER_LIMIT = Decimal(10) ** 12
+TIER_PLACES = 12
+
+
+def tiers_parse(text: str) -> list[Tier]:
+    """Tiers written one per line: 'up to', unit price, optional flat fee ('1000 0.02', then
+    '* 0.015 5' for the last, endless tier). A ValueError says which line is wrong and why."""
+    lines = [line.split() for line in text.replace("\r", "").split("\n") if line.strip()]
+    if not lines:
+        raise ValueError("Give at least one tier: '* 0.01' prices every unit at 0.01.")
+    if len(lines) > MAX_TIERS:
+        raise ValueError(f"A charge has at most {MAX_TIERS} tiers; this has {len(lines)}.")
+    tiers, below = [], Decimal(0)
+    for number, parts in enumerate(lines, start=1):
+        where = f"Tier line {number}"
+        if len(parts) not in (2, 3):
+            raise ValueError(f"{where}: write 'up to', the unit price and an optional flat fee.")
+        last = number == len(lines)
+        if parts[0] == "*":
+            if not last:
+                raise ValueError(f"{where}: only the last tier is endless (*).")
+            up_to = None
+        else:
+            up_to = _tier_figure(parts[0], where, "its 'up to'")
+            if up_to <= below:
+                raise ValueError(f"{where}: 'up to' must be above the previous tier's ({below}).")
+            if last:
+                raise ValueError(f"{where}: the last tier is endless: write * as its 'up to'.")
+            below = up_to
+        price = _tier_figure(parts[1], where, "its unit price")
+        fee = _tier_figure(parts[2], where, "its flat fee") if len(parts) == 3 else Decimal(0)
+        tiers.append(Tier(up_to, price, fee))
+    return tiers
+
+
+def _tier_figure(text: str, where: str, what: str) -> Decimal:
+    if "," in text:
+        raise ValueError(f"{where}: write {what} without separators, with a dot: 1000.5.")
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{where}: {what} {text[:40]!r} is not a number.") from None
+    if not value.is_finite() or value < 0 or value >= TIER_LIMIT:
+        raise ValueError(f"{where}: {what} must be a number from 0 to below 10^12.")
+    if value.as_tuple().exponent < -TIER_PLACES:
+        raise ValueError(f"{where}: {what} has more than {TIER_PLACES} decimal places.")
+    return value
+
+
+def tiers_text(tiers: list[Tier]) -> str:
+    """The tiers as `tiers_parse` reads them, one per line, figures as given."""
+    return "\n".join(
+        " ".join(
+            [
+                "*" if tier.up_to is None else f"{tier.up_to:f}",
+                f"{tier.unit_price:f}",
+                *([f"{tier.flat_fee:f}"] if tier.flat_fee else []),
+            ]
+        )
+        for tier in tiers
+    )

@@ -84,6 +84,19 @@ class _Rates:
         return self._rates[currency][index - 1] if index else None
 
 
+def exchange_rate_on(*, currency: str, day: date) -> Decimal | None:
+    """How much of the reporting currency one unit of `currency` is worth on `day`: the latest
+    stored rate on or before it; None when there is none (never taken as 1)."""
+    if currency == settings.REPORTING_CURRENCY:
+        return Decimal(1)
+    return (
+        ExchangeRate.objects.filter(currency=currency, day__lte=day)
+        .order_by("-day")
+        .values_list("rate", flat=True)
+        .first()
+    )
+
+
 @lru_cache(maxsize=4096)
 def _pieces(total: Decimal, currency: str, start: date, days: int) -> dict[date, Decimal]:
     amounts = split_evenly(total, currency, days)

@@ -190,6 +190,25 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="costledger@localhost")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").strip()
 
+# --- Customer billing --------------------------------------------------------------------------
+# Who issues the invoices (printed on them), where VAT rules start from (the seller's country,
+# ISO 3166), and the prefix of invoice numbers: <prefix>-<year>-<6 digits>.
+BILLING_SELLER_COUNTRY = env.str("BILLING_SELLER_COUNTRY", default="FR").strip().upper()
+BILLING_INVOICE_PREFIX = env.str("BILLING_INVOICE_PREFIX", default="INV").strip()
+BILLING_SELLER_NAME = env.str("BILLING_SELLER_NAME", default="Your company").strip()
+BILLING_SELLER_ADDRESS = env.str("BILLING_SELLER_ADDRESS", default="").replace("\\n", "\n")
+BILLING_SELLER_VAT_NUMBER = env.str("BILLING_SELLER_VAT_NUMBER", default="").strip()
+if not re.fullmatch(r"[A-Z]{2}", BILLING_SELLER_COUNTRY):
+    raise ImproperlyConfigured(
+        f"BILLING_SELLER_COUNTRY={BILLING_SELLER_COUNTRY!r} is not a country code: set it to the "
+        "two letters (ISO 3166) of the country your company invoices from, e.g. FR."
+    )
+if not re.fullmatch(r"[A-Z0-9]{1,10}", BILLING_INVOICE_PREFIX):
+    raise ImproperlyConfigured(
+        f"BILLING_INVOICE_PREFIX={BILLING_INVOICE_PREFIX!r} cannot start invoice numbers: use 1 "
+        "to 10 capital letters or digits, e.g. INV."
+    )
+
 # Celery: Redis is the broker. Without REDIS_URL (the quick start) tasks run in-process.
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -14,6 +14,7 @@ costed at 0, and `unpriced_requests` says how much the cost leaves out.
 """
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from costledger.days import days_between
-from usage.effective import LLM_CURRENCY, day_sources, effective_rows_on
+from usage.effective import LLM_CURRENCY, day_sources, effective_rows_on, usd_cost
 from usage.models import (
     LlmUsageDaily,
     LlmUsageUserLatest,
@@ -190,6 +191,32 @@ def llm_user_tags(*, user_id: str, start: date, end: date) -> list[UserTagUsage]
         UserTagUsage(r["key"], r["value"], r["requests_sum"], r["cost_sum"], r["unpriced_sum"])
         for r in rows
     ]
+
+
+def llm_usage_of_users(
+    *, user_ids: Collection[str], start: date, end: date
+) -> dict[tuple[str, str, str], UsageCounts]:
+    """The usage of each of `user_ids` over [start, end], per (user, provider, model): what
+    customer invoices count (billing). One grouped statement over the per-day sums, never raw
+    events; the same days count as everywhere else (usage.effective). Users without usage are
+    absent; a cost is None when none of a group's usage was costed in USD."""
+    user_ids = [u for u in user_ids if len(u) <= USER_ID_MAX_LENGTH]
+    sources = day_sources(start=start, end=end)
+    if not user_ids or not sources:
+        return {}
+    rows = (
+        effective_rows_on(LlmUsageDaily, sources)
+        .filter(user_id__in=user_ids)
+        .values("user_id", "provider", "model")
+        .annotate(**{name: Sum(name) for name in COUNTED_NAMES}, usd=usd_cost(LlmUsageDaily))
+        .order_by()
+    )
+    return {
+        (row["user_id"], row["provider"], row["model"]): UsageCounts(
+            **{name: row[name] for name in COUNTED_NAMES}, cost=row["usd"]
+        )
+        for row in rows
+    }
 
 
 def _user_rows(*, user_id: str, sources: list[tuple[date, str]]) -> list[dict]:

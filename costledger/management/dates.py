@@ -1,5 +1,6 @@
 """Dates given to management commands on the command line."""
 
+import re
 from datetime import date
 
 from django.core.management.base import CommandError
@@ -21,3 +22,10 @@ def command_date(value: str, option: str) -> date:
             f"{LATEST_DAY}): check the year."
         )
     return day
+
+
+def command_month(value: str, option: str) -> date:
+    """The first day of the calendar month an option names as YYYY-MM, or a CommandError."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", value) or not 1 <= int(value[5:]) <= 12:
+        raise CommandError(f"{option} {value[:40]!r} is not a month; use YYYY-MM, e.g. 2026-11.")
+    return command_date(f"{value}-01", option)

@@ -4,24 +4,18 @@ A saved invoice becomes a `manual` cost entry in the ledger (billing/services.py
 every estimate or computed cost for the days it covers.
 """
 
-import re
 from datetime import date
-from decimal import Decimal
 
-from babel import Locale
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import (
     FileExtensionValidator,
-    MaxValueValidator,
-    MinValueValidator,
 )
 from django.db import models
 from django.db.models import F, Q
 from django.template.defaultfilters import filesizeformat
 from simple_history.models import HistoricalRecords
 
-from billing.taxes import EU_COUNTRIES, vat_number_valid
 from costledger.money import has_sub_minor_digits, is_currency, minor_unit
 from costledger.providers import PROVIDER_CHOICES, PROVIDERS
 from costledger.validators import (
@@ -224,143 +218,3 @@ def provider_invoices_overlapping(
         .exclude(pk=exclude_pk)
         .order_by("period_start", "invoice_number")
     )
-
-
-# --- Customer billing --------------------------------------------------------------------------
-
-# ISO 3166-1 alpha-2 codes with their English names (CLDR, through babel): two letters only,
-# not CLDR's regions ("001") or "ZZ".
-COUNTRY_CHOICES = sorted(
-    ((code, name) for code, name in Locale("en").territories.items()
-     if len(code) == 2 and code.isalpha() and code != "ZZ"),
-    key=lambda choice: choice[1],
-)  # fmt: skip
-MAX_PAYMENT_TERMS_DAYS = 365
-
-
-class TaxRate(models.Model):
-    """A country's standard VAT rate, as the invoices apply it (billing.taxes): the seller's
-    country's for domestic customers and EU consumers."""
-
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, unique=True)
-    name = models.CharField(max_length=100, help_text="As printed on invoices, e.g. TVA 20 %.")
-    rate = models.DecimalField(
-        max_digits=7,
-        decimal_places=4,
-        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-        help_text="In percent: 20 for 20 %.",
-    )
-
-    class Meta:
-        ordering = ["country"]
-
-    def __str__(self):
-        return f"{self.name} ({self.country}, {plain_rate(self.rate)} %)"
-
-    def clean(self):
-        errors = field_errors(self, name=validate_text)
-        if errors:
-            raise ValidationError(errors)
-
-
-def plain_rate(rate: Decimal) -> str:
-    return f"{rate.normalize():f}"
-
-
-class Customer(models.Model):
-    """One of our customers: who is invoiced, where (VAT follows the country and VAT number),
-    in which currency, for the usage of which users (CustomerUser)."""
-
-    name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254, help_text="Where invoices are sent.")
-    billing_address = models.TextField(help_text="As printed on invoices.")
-    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
-    vat_number = models.CharField(
-        max_length=32,
-        blank=True,
-        help_text="EU customers: the VAT number with its country prefix (FR40303265045); a "
-        "valid one of another EU country than ours means reverse charge.",
-    )
-    currency = CurrencyField(default="EUR", help_text="ISO 4217 code: invoices are in it.")
-    payment_terms_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MaxValueValidator(MAX_PAYMENT_TERMS_DAYS)]
-    )
-    tax_override = models.DecimalField(
-        max_digits=7,
-        decimal_places=4,
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-        help_text="A VAT rate in percent that wins over the rules (an exemption: 0).",
-    )
-    stripe_customer_id = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-    def clean(self):
-        errors = field_errors(
-            self, name=validate_text, billing_address=validate_notes,
-            stripe_customer_id=validate_text,
-        )  # fmt: skip
-        if self.vat_number:
-            self.vat_number = self.vat_number.strip().upper().replace(" ", "")
-            problem = vat_number_problem(self.vat_number, self.country or "")
-            if problem:
-                errors["vat_number"] = ValidationError(problem, code="bad_vat_number")
-        if self.stripe_customer_id and not STRIPE_CUSTOMER_ID.fullmatch(self.stripe_customer_id):
-            errors["stripe_customer_id"] = ValidationError(
-                "A Stripe customer id looks like cus_NffrFeUfNV2Hib.", code="bad_stripe_id"
-            )
-        if errors:
-            raise ValidationError(errors)
-
-
-STRIPE_CUSTOMER_ID = re.compile(r"cus_[A-Za-z0-9]{1,60}")
-
-
-def vat_number_problem(number: str, country: str) -> str | None:
-    """Why `number` is not a VAT number of an EU `country` (None: it is, or the country is
-    outside the EU, where numbers are kept as given)."""
-    if validate_text_problem(number):
-        return "The VAT number holds characters no number has."
-    if country not in EU_COUNTRIES:
-        return None
-    if not vat_number_valid(number, country):
-        return (
-            f"{number} is not a valid VAT number of {country}: check its digits, and that it "
-            f"starts with {'EL' if country == 'GR' else country}."
-        )
-    return None
-
-
-def validate_text_problem(value: str) -> bool:
-    try:
-        validate_text(value)
-    except ValidationError:
-        return True
-    return False
-
-
-class CustomerUser(models.Model):
-    """A usage user id (LLM usage events' `user_id`) whose usage a customer pays for; a user id
-    belongs to at most one customer."""
-
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="users")
-    user_id = models.CharField(max_length=200, unique=True)
-
-    class Meta:
-        ordering = ["user_id"]
-        verbose_name = "usage user of a customer"
-
-    def __str__(self):
-        return self.user_id
-
-    def clean(self):
-        errors = field_errors(self, user_id=validate_text)
-        if errors:
-            raise ValidationError(errors)
