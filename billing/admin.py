@@ -1,8 +1,12 @@
 from datetime import date
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -12,7 +16,18 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from billing.forms import ProviderInvoiceForm
-from billing.models import Customer, CustomerUser, ProviderInvoice, TaxRate, plain_rate
+from billing.models import (
+    Customer,
+    CustomerUser,
+    Discount,
+    Plan,
+    PlanCharge,
+    ProviderInvoice,
+    SlaCreditTier,
+    SlaUptime,
+    TaxRate,
+    plain_rate,
+)
 from billing.services import provider_invoice_delete, provider_invoice_save
 from costledger.money import plain_text, round_money
 
@@ -157,6 +172,12 @@ class ProviderInvoiceAdmin(SimpleHistoryAdmin):
             provider_invoice_delete(invoice=invoice)
 
 
+class DiscountInline(admin.TabularInline):
+    model = Discount
+    extra = 0
+    fields = ("description", "kind", "value", "duration", "months", "starts_on")
+
+
 class CustomerUserInline(admin.TabularInline):
     model = CustomerUser
     extra = 1
@@ -165,9 +186,9 @@ class CustomerUserInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("name", "email", "country", "vat_number", "currency", "payment_terms_days",
-                    "user_ids")  # fmt: skip
-    list_filter = ("country", "currency")
+    list_display = ("name", "email", "country", "vat_number", "currency", "plan",
+                    "payment_terms_days", "user_ids")  # fmt: skip
+    list_filter = ("country", "currency", "plan")
     search_fields = ("name", "email", "vat_number", "users__user_id")
     fieldsets = (
         (None, {"fields": ("name", "email", "billing_address", "country")}),
@@ -175,6 +196,7 @@ class CustomerAdmin(admin.ModelAdmin):
             "Invoicing",
             {
                 "fields": (
+                    "plan",
                     "currency",
                     "payment_terms_days",
                     "vat_number",
@@ -184,7 +206,8 @@ class CustomerAdmin(admin.ModelAdmin):
             },
         ),  # fmt: skip
     )
-    inlines = [CustomerUserInline]
+    inlines = [CustomerUserInline, DiscountInline]
+    list_select_related = ("plan",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("users")
@@ -202,3 +225,114 @@ class TaxRateAdmin(admin.ModelAdmin):
     @admin.display(description="Rate", ordering="rate")
     def rate_percent(self, rate):
         return f"{plain_rate(rate.rate)} %"
+
+
+# --- Customer billing: plans, discounts, uptimes ---------------------------------------------
+
+
+class PlanChargeInline(admin.StackedInline):
+    model = PlanCharge
+    extra = 0
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 3})}}
+    fieldsets = (
+        (None, {"fields": (("position", "description"), ("metric", "provider", "model"))}),
+        (None, {"fields": (("charge_model", "unit"), ("unit_price", "package_size"), "tiers",
+                           "markup_percent")}),
+    )  # fmt: skip
+
+
+class SlaTiersFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        target = self.instance.sla_target
+        for form in self.forms:
+            below = form.cleaned_data.get("below") if form.cleaned_data else None
+            if below is None or form.cleaned_data.get("DELETE"):
+                continue
+            if target is None:
+                form.add_error("below", "Credit tiers need the plan's SLA target: set it above.")
+            elif below > target:
+                form.add_error(
+                    "below",
+                    f"A tier below {below.normalize():f} % credits uptime that meets the "
+                    f"target ({target.normalize():f} %): keep tiers at or under the target.",
+                )
+
+
+class SlaCreditTierInline(admin.TabularInline):
+    model = SlaCreditTier
+    formset = SlaTiersFormSet
+    extra = 0
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "currency", "monthly_fee_shown", "minimum_shown", "sla_shown",
+                    "charge_count", "customer_count")  # fmt: skip
+    search_fields = ("name",)
+    fieldsets = (
+        (None, {"fields": ("name", "currency", "monthly_fee", "minimum_commitment")}),
+        ("SLA", {"fields": ("sla_target", "sla_credit_cap")}),
+    )
+    inlines = [PlanChargeInline, SlaCreditTierInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                charge_count=Count("charges", distinct=True),
+                customer_count=Count("customers", distinct=True),
+            )
+        )
+
+    @admin.display(description="Monthly fee", ordering="monthly_fee")
+    def monthly_fee_shown(self, plan):
+        return f"{round_money(plan.monthly_fee, plan.currency):,}"
+
+    @admin.display(description="Minimum", ordering="minimum_commitment")
+    def minimum_shown(self, plan):
+        if plan.minimum_commitment is None:
+            return "—"
+        return f"{round_money(plan.minimum_commitment, plan.currency):,}"
+
+    @admin.display(description="SLA target")
+    def sla_shown(self, plan):
+        return "—" if plan.sla_target is None else f"{plain_rate(plan.sla_target)} %"
+
+    @admin.display(description="Charges", ordering="charge_count")
+    def charge_count(self, plan):
+        return plan.charge_count
+
+    @admin.display(description="Customers", ordering="customer_count")
+    def customer_count(self, plan):
+        return plan.customer_count
+
+
+@admin.register(SlaUptime)
+class SlaUptimeAdmin(admin.ModelAdmin):
+    list_display = ("month_shown", "who", "uptime_shown", "incident_reference", "entered_by")
+    list_filter = ("month",)
+    search_fields = ("incident_reference", "customer__name")
+    list_select_related = ("customer", "entered_by")
+    fields = ("month", "customer", "uptime", "incident_reference", "notes")
+
+    @admin.display(description="Month", ordering="month")
+    def month_shown(self, uptime):
+        return f"{uptime.month:%Y-%m}"
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def who(self, uptime):
+        return uptime.customer or "All customers"
+
+    @admin.display(description="Uptime", ordering="uptime")
+    def uptime_shown(self, uptime):
+        return f"{plain_rate(uptime.uptime)} %"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.entered_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+from billing import admin_invoices  # noqa: E402, F401 (registers customer invoices)

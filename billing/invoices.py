@@ -429,11 +429,10 @@ def _tax(customer: Customer, context: BillingContext):
 
 
 def _tax_name(decision, context: BillingContext) -> str:
-    percent = plain_rate(decision.rate * HUNDRED)
     if decision.rule in ("domestic", "eu_consumer"):
         return context.tax_rates[settings.BILLING_SELLER_COUNTRY].name
     if decision.rule == "reverse_charge":
         return "VAT 0 % (reverse charge)"
     if decision.rule == "export":
         return "VAT 0 % (export)"
-    return f"VAT {percent} %"
+    return f"VAT {plain_rate(decision.rate * HUNDRED)} %"

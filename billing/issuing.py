@@ -16,9 +16,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.documents import invoice_filename, invoice_pdf
 from billing.invoices import (
     BillingContext,
     ComputedInvoice,
@@ -376,4 +378,32 @@ def invoice_payment_record(*, invoice_id: int, paid_on: date, amount: Decimal) -
     invoice.paid_on = paid_on
     invoice.paid_amount = amount
     invoice.save(update_fields=["paid_on", "paid_amount", "updated_at"])
+    return invoice
+
+
+def invoice_send(*, invoice_id: int) -> Invoice:
+    """Email a finalized invoice or credit note to the customer, its PDF attached (through
+    EMAIL_URL, as alerts are sent), and mark it sent. A failure raises and marks nothing."""
+    invoice = Invoice.objects.select_related("credited_invoice").get(pk=invoice_id)
+    if invoice.status != InvoiceStatus.FINALIZED:
+        raise InvoiceRefused(f"Only a finalized document is sent; {invoice} is not one.")
+    noun = "credit note" if invoice.kind == DocumentKind.CREDIT_NOTE else "invoice"
+    body = [
+        f"Hello {invoice.customer_name},",
+        "",
+        f"Please find attached {noun} {invoice.number} for {invoice.period_start:%B %Y}: "
+        f"{round_money(invoice.total, invoice.currency):,} {invoice.currency}"
+        + (f", due by {invoice.due_date}." if invoice.due_date else "."),
+        "",
+        settings.BILLING_SELLER_NAME,
+    ]
+    message = EmailMessage(
+        subject=f"{noun.capitalize()} {invoice.number} from {settings.BILLING_SELLER_NAME}",
+        body="\n".join(body),
+        to=[invoice.customer_email],
+    )
+    message.attach(invoice_filename(invoice, "pdf"), invoice_pdf(invoice), "application/pdf")
+    message.send()
+    invoice.sent_at = timezone.now()
+    invoice.save(update_fields=["sent_at", "updated_at"])
     return invoice

@@ -228,8 +228,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The Stripe SDK logs every request at INFO; its failures reach the sync run anyway.
-    # urllib3 logs each request's path at DEBUG: a webhook's path is its secret.
-    "loggers": {"stripe": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    # urllib3 logs each request's path at DEBUG: a webhook's path is its secret. WeasyPrint
+    # logs each step of every invoice PDF at INFO; fontTools each font it subsets.
+    "loggers": {
+        "stripe": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Collectors ---------------------------------------------------------------------------------

@@ -32,4 +32,5 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("collectors.urls")),
     path("", include("alerts.urls")),
+    path("", include("billing.urls")),
 ]

@@ -23,30 +23,24 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from costledger.cells import (
+    XLSX_UNWRITABLE,
+    csv_text,
+    xlsx_text,
+)
 from costledger.money import is_currency, minor_quantum, minor_unit
 from reports.tables import Table, Value
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# What XML 1.0 cannot hold (C0 controls but tab, LF and CR; U+FFFE, U+FFFF) and what UTF-8
-# cannot encode (lone surrogates): replaced, so a hostile or broken value never fails a download.
-_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_CSV_UNWRITABLE = re.compile("[\x00\ud800-\udfff]")
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FILENAME_FORBIDDEN = re.compile(r"[^A-Za-z0-9._-]+")
 
-EXCEL_CELL_TEXT_LIMIT = 32_767
 SHEET_NAME_LIMIT = 31
 MOST_DECIMALS = 10  # the ledger's columns hold 10 decimal places
 SHOWN_AS_WRITTEN = 4  # decimals a cell shows as they are written (see shown_decimals)
 WIDEST_COLUMN = 60
 EXCEL_FIRST_DAY = date(1900, 3, 1)  # Excel's calendar is wrong before this day (1900 leap bug)
-
-
-def formula_guarded(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading formula character is escaped with `'`."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -59,7 +53,7 @@ def csv_response(table: Table, *, filename: str) -> HttpResponse:
     response["Content-Disposition"] = _attachment(filename, ".csv")
     response.write("\ufeff")
     writer = csv.writer(response)
-    writer.writerow([_csv_text(str(header)) for header in table.headers])
+    writer.writerow([csv_text(str(header)) for header in table.headers])
     currency_column = _currency_column(table.headers)
     for row in table.rows:
         currency = _row_currency(row, currency_column)
@@ -80,7 +74,7 @@ def _csv_value(value: Value, currency: str) -> str:
         return _utc_naive(value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    return _csv_text(str(value))
+    return csv_text(str(value))
 
 
 def decimal_text(value: Decimal, currency: str) -> str:
@@ -92,10 +86,6 @@ def decimal_text(value: Decimal, currency: str) -> str:
     whole, _, decimals = text.partition(".")
     decimals = decimals.ljust(minor_unit(currency), "0")
     return f"{whole}.{decimals}" if decimals else whole
-
-
-def _csv_text(text: str) -> str:
-    return formula_guarded(_CSV_UNWRITABLE.sub("\ufffd", text))
 
 
 # --- XLSX --------------------------------------------------------------------------------------
@@ -113,7 +103,7 @@ def xlsx_bytes(tables: list[Table], *, title: str) -> bytes:
     frozen header row; amounts, counts and days as real numbers and dates."""
     workbook = Workbook()
     workbook.remove(workbook.active)
-    workbook.properties.title = _xlsx_text(title)[:255]
+    workbook.properties.title = xlsx_text(title)[:255]
     workbook.properties.creator = "costledger"
     names: set[str] = set()
     for table in tables or [Table(name="export", title=title, headers=["Nothing to export"])]:
@@ -128,7 +118,7 @@ def sheet_name_unique(wanted: str, taken: set[str]) -> str:
     """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, not starting or
     ending with an apostrophe, not "History" (reserved), unique ignoring case. Adds the name
     it returns to `taken`."""
-    name = _SHEET_NAME_FORBIDDEN.sub("_", _UNWRITABLE.sub("", wanted))
+    name = _SHEET_NAME_FORBIDDEN.sub("_", XLSX_UNWRITABLE.sub("", wanted))
     name = name[:SHEET_NAME_LIMIT].strip().strip("'").strip() or "Sheet"
     if name.lower() == "history":
         name = "History_"
@@ -142,11 +132,11 @@ def sheet_name_unique(wanted: str, taken: set[str]) -> str:
 
 
 def _write_sheet(sheet, table: Table) -> None:
-    sheet.append([_xlsx_text(table.title)])
+    sheet.append([xlsx_text(table.title)])
     sheet["A1"].font = Font(bold=True, size=13)
     if table.note:
-        sheet.append([_xlsx_text(table.note)])
-    sheet.append([_xlsx_text(str(header)) for header in table.headers])
+        sheet.append([xlsx_text(table.note)])
+    sheet.append([xlsx_text(str(header)) for header in table.headers])
     header_row = sheet.max_row
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
@@ -174,11 +164,7 @@ def _xlsx_value(value: Value):
         return value if value.date() >= EXCEL_FIRST_DAY else value.isoformat()
     if isinstance(value, date):
         return value if value >= EXCEL_FIRST_DAY else value.isoformat()
-    return _xlsx_text(str(value))
-
-
-def _xlsx_text(text: str) -> str:
-    return formula_guarded(_UNWRITABLE.sub("\ufffd", text))[:EXCEL_CELL_TEXT_LIMIT]
+    return xlsx_text(str(value))
 
 
 def _number_format(value: Value, currency: str) -> str:

@@ -23,12 +23,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.views import View
 
+from costledger.cells import formula_guarded
 from costledger.days import add_months, month_start
 from costledger.models import Source
 from costledger.providers import Category, provider_name
 from costledger.query_params import QueryParams
 from costledger.selectors import LEDGER_QUANTUM, CountedLedger, EntryPart, cost_ledger_counted
-from reports.exports import formula_guarded, safe_filename
+from reports.exports import safe_filename
 from reports.periods import period_read
 
 FOCUS_VERSION = "1.2"

@@ -43,7 +43,15 @@ from django_celery_beat.models import (
 )
 
 from alerts.models import AlertRule, Budget, Channel, ScheduledReport
-from billing.models import MAX_INVOICE_DAYS, Customer, CustomerUser, ProviderInvoice, TaxRate
+from billing.models import (
+    MAX_INVOICE_DAYS,
+    Customer,
+    CustomerUser,
+    Plan,
+    ProviderInvoice,
+    SlaUptime,
+    TaxRate,
+)
 from billing.services import provider_invoice_save
 from costledger.models import CostEntry, ExchangeRate, Source
 from costledger.validators import MAX_NOTES_LENGTH
@@ -230,6 +238,16 @@ class World:
         return customer
 
     @cached_property
+    def plan(self):
+        return Plan.objects.create(name="Starter", currency="EUR", monthly_fee=Decimal(10))
+
+    @cached_property
+    def slauptime(self):
+        return SlaUptime.objects.create(
+            month=date(2026, 9, 1), uptime=Decimal("99.2"), incident_reference="INC-9"
+        )
+
+    @cached_property
     def taxrate(self):
         return TaxRate.objects.create(country="DE", name="MwSt 19 %", rate=Decimal(19))
 
@@ -356,6 +374,10 @@ def customer(world):
         "country": "FR", "currency": "EUR", "payment_terms_days": "30",
         "vat_number": "FR40303265045", "tax_override": "", "stripe_customer_id": "cus_Acme42",
         "users-TOTAL_FORMS": "1", "users-INITIAL_FORMS": "0", "users-0-user_id": "u-acme",
+        "plan": "", "discounts-TOTAL_FORMS": "1", "discounts-INITIAL_FORMS": "0",
+        "discounts-0-description": "Launch", "discounts-0-kind": "percent",
+        "discounts-0-value": "10", "discounts-0-duration": "months", "discounts-0-months": "3",
+        "discounts-0-starts_on": "2026-11-01",
     }  # fmt: skip
 
 
@@ -366,6 +388,27 @@ def customer_change(world):
         "users-0-id": str(user.pk), "users-0-customer": str(world.customer.pk),
         "users-0-user_id": "u-globex",
     }  # fmt: skip
+
+
+def plan(world):
+    return {
+        "name": "Team", "currency": "EUR", "monthly_fee": "99", "minimum_commitment": "500",
+        "sla_target": "99.9", "sla_credit_cap": "30",
+        "charges-TOTAL_FORMS": "2", "charges-INITIAL_FORMS": "0",
+        "charges-0-position": "0", "charges-0-metric": "input_tokens",
+        "charges-0-charge_model": "per_unit", "charges-0-unit": "1m",
+        "charges-0-unit_price": "2.5",
+        "charges-1-position": "1", "charges-1-metric": "bandwidth_gb",
+        "charges-1-charge_model": "graduated", "charges-1-unit": "gb",
+        "charges-1-tiers": "100 0.09\n* 0.05",
+        "sla_tiers-TOTAL_FORMS": "1", "sla_tiers-INITIAL_FORMS": "0",
+        "sla_tiers-0-below": "99.9", "sla_tiers-0-credit": "10",
+    }  # fmt: skip
+
+
+def sla_uptime(world):
+    return {"month": "2026-10-15", "customer": "", "uptime": "99.5",
+            "incident_reference": "INC-12", "notes": "Database failover"}  # fmt: skip
 
 
 def tax_rate(world):
@@ -433,6 +476,10 @@ FORMS = [
     AdminForm(AlertRule, alert_rule, change=True, superuser=True),
     AdminForm(Customer, customer),
     AdminForm(Customer, customer_change, change=True),
+    AdminForm(Plan, plan),
+    AdminForm(Plan, plan, change=True),
+    AdminForm(SlaUptime, sla_uptime),
+    AdminForm(SlaUptime, sla_uptime, change=True),
     AdminForm(TaxRate, tax_rate),
     AdminForm(TaxRate, tax_rate, change=True),
     AdminForm(ScheduledReport, scheduled_report),

@@ -36,7 +36,17 @@ from django_celery_beat.models import (
 )
 
 from alerts.models import Alert, Budget, Channel, Delivery, ReportSend, ScheduledReport
-from billing.models import Customer, CustomerUser, ProviderInvoice
+from billing.issuing import billing_run, credit_note_issue, invoice_finalize
+from billing.models import (
+    Customer,
+    CustomerUser,
+    Invoice,
+    Plan,
+    PlanCharge,
+    ProviderInvoice,
+    SlaCreditTier,
+    SlaUptime,
+)
 from billing.services import provider_invoice_save
 from collectors.models import CollectorRun, RunStatus, SyncRun, Trigger
 from costledger.models import CostEntry, ExchangeRate, MetricSample, RevenueSnapshot
@@ -198,6 +208,17 @@ def world(settings, superuser):
         country="US", currency="USD",
     )  # fmt: skip
     CustomerUser.objects.create(customer=customer, user_id="user-1")
+    plan = Plan.objects.create(name="sweep-plan-31", currency="USD", monthly_fee=Decimal("10"),
+                               sla_target=Decimal("99.9"))  # fmt: skip
+    PlanCharge.objects.create(plan=plan, metric="input_tokens", unit="1m", unit_price=Decimal(2))
+    SlaCreditTier.objects.create(plan=plan, below=Decimal("99.9"), credit=Decimal(10))
+    Customer.objects.filter(pk=customer.pk).update(plan=plan)
+    SlaUptime.objects.create(month=date(2026, 9, 1), uptime=Decimal("99.1"),
+                             incident_reference="sweep-incident-17")  # fmt: skip
+    billing_run(month=date(2026, 9, 1))
+    issued = invoice_finalize(invoice_id=Invoice.objects.get().pk, today=date(2026, 10, 2))
+    credit_note_issue(invoice_id=issued.pk, reason="sweep-credit-reason", amount=Decimal(1))
+    billing_run(month=date(2026, 10, 1))  # a draft beside them
     report = ScheduledReport.objects.create(name="sweep-report-64", frequency="weekly",
                                             recipients="cfo@example.com")  # fmt: skip
     ReportSend.objects.create(report=report, period="2026-W40",
@@ -300,6 +321,7 @@ def _path(route: str, world) -> str:
         "chart": "top_users",
         "table": "models",  # a table of the per-user page
         "url": "no-such-page/",
+        "number": Invoice.objects.exclude(number=None).order_by("pk").first().number,
     }
     # Unnamed groups are django-simple-history's: (object id, version id).
     positional = iter(["object_id", "version_id"])

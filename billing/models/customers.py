@@ -222,14 +222,21 @@ class Discount(models.Model):
             self.starts_on = month_start(self.starts_on)
         if self.value is not None and self.kind == DiscountKind.PERCENT and self.value > 100:
             errors["value"] = "A percentage discount is at most 100."
-        elif self.value is not None and self.kind == DiscountKind.FIXED and self.customer_id:
-            errors |= money_errors(self.customer.currency, value=self.value)
+        elif self.value is not None and self.kind == DiscountKind.FIXED:
+            errors |= money_errors(self._currency(), value=self.value)
         if self.duration == DiscountDuration.MONTHS and not self.months:
             errors["months"] = "Say for how many months (1 to 120)."
         elif self.duration != DiscountDuration.MONTHS and self.months:
             errors["months"] = "A number of months goes with the duration 'For a number of months'."
         if errors:
             raise ValidationError(errors)
+
+    def _currency(self) -> str:
+        """The customer's currency, also while both are being added in one form."""
+        try:
+            return self.customer.currency
+        except Customer.DoesNotExist:
+            return ""
 
     def applies_to(self, month: date) -> bool:
         if month < self.starts_on:

@@ -86,9 +86,11 @@ class Plan(models.Model):
         **AMOUNT,
     )
     sla_target = models.DecimalField(
-        null=True, blank=True, help_text="Uptime promised, in percent: 99.9.", **PERCENT
-    )
+        "SLA target", null=True, blank=True, help_text="Uptime promised, in percent: 99.9.",
+        **PERCENT,
+    )  # fmt: skip
     sla_credit_cap = models.DecimalField(
+        "SLA credit cap",
         null=True,
         blank=True,
         help_text="The SLA credit is at most this percentage of the discounted invoice.",

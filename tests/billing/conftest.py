@@ -7,11 +7,27 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from billing.models import Customer, CustomerUser, Plan, PlanCharge
+from billing.models import Customer, CustomerUser, Plan, PlanCharge, TaxRate
 from usage.events import UsageEvent, llm_events_record
 
 NOVEMBER = date(2026, 11, 1)
 _ids = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _french_vat(request):
+    """France's 20 % VAT, which migration 0004 creates: a transactional test elsewhere in the
+    run empties every table, so it is made sure of here."""
+    if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db" if not _transactional(request) else "transactional_db")
+        TaxRate.objects.get_or_create(
+            country="FR", defaults={"name": "TVA 20 %", "rate": Decimal(20)}
+        )
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ def customer_post(**fields) -> dict:
         "tax_override": "", "stripe_customer_id": "",
         "users-TOTAL_FORMS": "2", "users-INITIAL_FORMS": "0",
         "users-0-user_id": "u-acme-1", "users-1-user_id": "u-acme-2",
+        "plan": "", "discounts-TOTAL_FORMS": "0", "discounts-INITIAL_FORMS": "0",
         **fields,
     }  # fmt: skip
 

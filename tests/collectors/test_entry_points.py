@@ -124,10 +124,12 @@ def test_setup_schedules_creates_the_daily_utc_schedule_once():
     call_command("setup_schedules", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
     # the sync, the pruning of raw usage events, the adding up of the months that ended and
-    # the hourly alert checks, the daily scheduled reports
-    assert PeriodicTask.objects.count() == 5
+    # the hourly alert checks, the daily scheduled reports, the monthly draft invoices
+    assert PeriodicTask.objects.count() == 6
     alerts = PeriodicTask.objects.get(task="alerts.tasks.check_alerts_task")
     assert (alerts.crontab.hour, alerts.crontab.minute) == ("*", "5")
+    billing = PeriodicTask.objects.get(task="billing.tasks.billing_run_task").crontab
+    assert (billing.day_of_month, billing.hour, billing.minute) == ("1", "4", "0")
     task = PeriodicTask.objects.get(name=DAILY_SYNC)
     assert task.task == "collectors.tasks.sync_all_task"
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == (

@@ -12,6 +12,7 @@ class Schedule:
     hour: str
     minute: str
     description: str
+    day_of_month: str = "*"
 
 
 DAILY_SYNC = "costledger: sync all collectors daily"
@@ -19,6 +20,7 @@ DAILY_PRUNE = "costledger: prune raw usage events daily"
 DAILY_CLOSE_MONTHS = "costledger: add up the usage of months that ended, daily"
 HOURLY_ALERTS = "costledger: check budgets and alerts, hourly"
 DAILY_REPORTS = "costledger: send the scheduled reports, daily"
+MONTHLY_BILLING = "costledger: draft the customer invoices of the month before, on the 1st"
 SCHEDULES = [
     Schedule(
         DAILY_SYNC, "collectors.tasks.sync_all_task", "2", "15",
@@ -47,6 +49,13 @@ SCHEDULES = [
         "Sends each weekly report on Mondays and each monthly one on the 1st, for the period "
         "just ended (a no-op once sent). `manage.py setup_schedules --reset` restores 06:00 UTC.",
     ),
+    Schedule(
+        MONTHLY_BILLING, "billing.tasks.billing_run_task", "4", "0",
+        "Creates or refreshes the draft invoices of the month just ended (billing_run), after "
+        "the night's sync; finalized invoices are never touched. `manage.py setup_schedules "
+        "--reset` restores 04:00 UTC on the 1st.",
+        day_of_month="1",
+    ),
 ]  # fmt: skip
 
 
@@ -54,8 +63,8 @@ class Command(BaseCommand):
     help = (
         "Create the default Celery beat schedules: the daily sync of every collector at 02:15 "
         "UTC, the pruning of raw usage events at 03:30 UTC, the adding up of the months that "
-        "ended at 00:20 UTC, the alert checks at minute 5 of every hour and the scheduled "
-        "reports at 06:00 UTC. Idempotent; a "
+        "ended at 00:20 UTC, the alert checks at minute 5 of every hour, the scheduled "
+        "reports at 06:00 UTC and the draft invoices on the 1st at 04:00 UTC. Idempotent; a "
         "schedule edited in the admin is left as it is unless --reset."
     )
 
@@ -74,7 +83,7 @@ class Command(BaseCommand):
             minute=schedule.minute,
             hour=schedule.hour,
             day_of_week="*",
-            day_of_month="*",
+            day_of_month=schedule.day_of_month,
             month_of_year="*",
             timezone="UTC",
         )
@@ -94,6 +103,8 @@ class Command(BaseCommand):
         )
         if schedule.hour == "*":
             when = f"hourly at minute {schedule.minute}"
+        elif schedule.day_of_month != "*":
+            when = f"on day {schedule.day_of_month} of each month at {int(schedule.hour):02}:{schedule.minute} UTC"  # noqa: E501
         else:
             when = f"daily at {int(schedule.hour):02}:{schedule.minute} UTC"
         self.stdout.write(self.style.SUCCESS(f"'{schedule.name}' scheduled {when}."))
