@@ -285,3 +285,29 @@ def test_billing_run_defaults_to_the_month_before_and_reruns_say_unchanged(capsy
     out = capsys.readouterr().out
     assert "CREATED Fine 12.00 EUR" in out and "UNCHANGED Fine 12.00 EUR" in out
     assert Invoice.objects.get().period_start == NOVEMBER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_write_one_draft_per_customer():
+    for i in range(30):
+        customer(plan(name=f"P{i}", fee="5"), name=f"C{i}")
+    barrier, outcomes, errors = threading.Barrier(2), [], []
+
+    def run():
+        try:
+            barrier.wait()
+            outcomes.append(billing_run(month=NOVEMBER))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Invoice.objects.count() == 30 and InvoiceLine.objects.count() == 30
+    both = sorted(o.outcome for run_outcomes in outcomes for o in run_outcomes)
+    assert both == ["created"] * 30 + ["unchanged"] * 30
