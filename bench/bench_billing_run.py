@@ -86,7 +86,9 @@ FROM (
 def generate() -> dict[str, float]:
     timings = {}
     started = time.monotonic()
-    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+    with psycopg.connect(
+        f"{PG}/{BENCH_DB}", autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as conn:
         conn.execute("SET work_mem = '512MB'")
         conn.execute(SETUP, {"events": EVENTS, "users": USERS})
     timings["users"] = time.monotonic() - started
@@ -94,7 +96,9 @@ def generate() -> dict[str, float]:
     import threading
 
     def insert(seed, lo, hi):
-        with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+        with psycopg.connect(
+            f"{PG}/{BENCH_DB}", autocommit=True, cursor_factory=psycopg.ClientCursor
+        ) as conn:
             conn.execute("SET work_mem = '512MB'")
             conn.execute(INSERT, {"seed": seed, "lo": lo, "hi": hi, "start": MONTH})
 
@@ -117,7 +121,9 @@ def generate() -> dict[str, float]:
     llm_usage_rebuild(days=[MONTH + timedelta(days=n) for n in range(30)])
     timings["sums (llm_usage_rebuild of the 30 days)"] = time.monotonic() - started
     started = time.monotonic()
-    with psycopg.connect(f"{PG}/{BENCH_DB}", autocommit=True) as conn:
+    with psycopg.connect(
+        f"{PG}/{BENCH_DB}", autocommit=True, cursor_factory=psycopg.ClientCursor
+    ) as conn:
         conn.execute("DROP TABLE bench_keys")
         conn.execute("VACUUM ANALYZE")
     timings["VACUUM ANALYZE"] = time.monotonic() - started

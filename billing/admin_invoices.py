@@ -73,6 +73,12 @@ class MonthField(forms.CharField):
 class RunForm(forms.Form):
     month = MonthField(label="Month")
 
+    def clean_month(self):
+        month = self.cleaned_data["month"]
+        if month > month_start(timezone.now().date()):
+            raise ValidationError(f"{month:%Y-%m} has not started: there is nothing to invoice.")
+        return month
+
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), validators=[validate_notes])

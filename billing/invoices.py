@@ -23,6 +23,7 @@ from decimal import Decimal, localcontext
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from billing.charges import Charged, ChargeModel, Unit, charge_amount, in_units, tiers_parse
 from billing.models import (
@@ -174,6 +175,8 @@ def invoice_compute(*, customer: Customer, context: BillingContext) -> ComputedI
     start, end = context.period
     with localcontext(prec=PRECISION):
         lines, warnings, used = _charge_lines(customer, context)
+        if end >= timezone.now().date():
+            warnings.insert(0, f"{start:%B %Y} is not over: the usage is counted until now.")
         subtotal = sum((line.amount for line in lines), Decimal(0))
         discounts = _discount_lines(customer, start, subtotal)
         discount_total = -sum((line.amount for line in discounts), Decimal(0))

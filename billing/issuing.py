@@ -37,6 +37,7 @@ from billing.models import (
     InvoiceTax,
     LineKind,
 )
+from costledger.days import month_start
 from costledger.money import has_sub_minor_digits, round_money
 
 BATCH = 500
@@ -75,7 +76,10 @@ class RunOutcome:
 
 
 def billing_run(*, month: date, customer_ids: list[int] | None = None) -> list[RunOutcome]:
-    """Create or refresh the drafts of `month` for every customer (or `customer_ids`)."""
+    """Create or refresh the drafts of `month` for every customer (or `customer_ids`). A month
+    that has not started yet is refused (InvoiceRefused); the month in progress is a preview."""
+    if month_start(month) > month_start(timezone.now().date()):
+        raise InvoiceRefused(f"{month:%Y-%m} has not started: there is nothing to invoice yet.")
     context = billing_context(month=month, customer_ids=customer_ids)
     outcomes = []
     for first in range(0, len(context.customers), BATCH):

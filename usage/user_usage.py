@@ -33,6 +33,7 @@ from usage.sums import COUNTED, NOT_PER_USER_TAG, TOKEN_KINDS
 
 USER_ID_MAX_LENGTH = LlmUsageDaily._meta.get_field("user_id").max_length
 COUNTED_NAMES = tuple(c.name for c in COUNTED if c.name != "latency_ms_sum")
+USERS_PER_STATEMENT = 20_000
 
 
 @dataclass(frozen=True)
@@ -204,19 +205,20 @@ def llm_usage_of_users(
     sources = day_sources(start=start, end=end)
     if not user_ids or not sources:
         return {}
-    rows = (
-        effective_rows_on(LlmUsageDaily, sources)
-        .filter(user_id__in=user_ids)
-        .values("user_id", "provider", "model")
-        .annotate(**{name: Sum(name) for name in COUNTED_NAMES}, usd=usd_cost(LlmUsageDaily))
-        .order_by()
-    )
-    return {
-        (row["user_id"], row["provider"], row["model"]): UsageCounts(
-            **{name: row[name] for name in COUNTED_NAMES}, cost=row["usd"]
+    usage = {}
+    # In chunks: a statement holds at most 65,535 parameters.
+    for first in range(0, len(user_ids), USERS_PER_STATEMENT):
+        rows = (
+            effective_rows_on(LlmUsageDaily, sources)
+            .filter(user_id__in=user_ids[first : first + USERS_PER_STATEMENT])
+            .values("user_id", "provider", "model")
+            .annotate(**{n: Sum(n) for n in COUNTED_NAMES}, usd=usd_cost(LlmUsageDaily))
+            .order_by()
         )
-        for row in rows
-    }
+        for row in rows:
+            counts = UsageCounts(**{n: row[n] for n in COUNTED_NAMES}, cost=row["usd"])
+            usage[row["user_id"], row["provider"], row["model"]] = counts
+    return usage
 
 
 def _user_rows(*, user_id: str, sources: list[tuple[date, str]]) -> list[dict]:

@@ -259,3 +259,9 @@ def test_the_json_api_answers_404_for_what_is_no_invoice(admin_client, acme, num
 def test_the_json_api_refuses_a_nul_in_the_number(admin_client):
     response = admin_client.get("/api/v1/billing/invoices/INV%00")
     assert response.status_code == 400 and "path" in response.json()["errors"]
+
+
+def test_a_month_not_started_is_a_field_error(finance_client, acme):
+    response = finance_client.post(RUN, {"month": "2027-01"})
+    assert "has not started" in response.context["form"].errors["month"][0]
+    assert not Invoice.objects.exists()

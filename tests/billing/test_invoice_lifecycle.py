@@ -311,3 +311,27 @@ def test_two_runs_at_once_write_one_draft_per_customer():
     assert Invoice.objects.count() == 30 and InvoiceLine.objects.count() == 30
     both = sorted(o.outcome for run_outcomes in outcomes for o in run_outcomes)
     assert both == ["created"] * 30 + ["unchanged"] * 30
+
+
+def test_a_month_not_started_is_refused_and_the_month_in_progress_is_a_marked_preview(capsys):
+    customer(plan(fee="10"))
+    with pytest.raises(CommandError, match="2027-01: 2027-01 has not started"):
+        call_command("billing_run", "--period", "2027-01")
+    assert not Invoice.objects.exists()
+    call_command("billing_run", "--period", "2026-12")
+    assert Invoice.objects.get().warnings == [
+        "December 2026 is not over: the usage is counted until now."
+    ]
+
+
+def test_usage_is_read_in_chunks_of_users_with_the_same_result(monkeypatch):
+    for n in range(5):
+        record(f"u{n}", input_tokens=1_000_000 * (n + 1))
+    who = customer(plan(charges=TOKENS), *(f"u{n}" for n in range(5)))
+    billing_run(month=NOVEMBER)
+    whole = Invoice.objects.get(customer=who).total
+    monkeypatch.setattr("usage.user_usage.USERS_PER_STATEMENT", 2)
+    record("u4", input_tokens=1)  # a change, so that the draft is computed again
+    billing_run(month=NOVEMBER)
+    assert whole == D("36.00")  # 15M tokens at 2 per 1M, + 20 % VAT
+    assert Invoice.objects.get(customer=who).lines.get().quantity == D("15.000001")

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.issuing import billing_run
+from billing.issuing import InvoiceRefused, billing_run
 from billing.models import Customer
 from costledger.days import add_months, month_start
 from costledger.management.dates import command_month
@@ -37,7 +37,10 @@ class Command(BaseCommand):
             if not Customer.objects.filter(pk=int(raw)).exists():
                 raise CommandError(f"No customer has the id {raw}: see Customers in the admin.")
             customer_ids = [int(raw)]
-        outcomes = billing_run(month=month, customer_ids=customer_ids)
+        try:
+            outcomes = billing_run(month=month, customer_ids=customer_ids)
+        except InvoiceRefused as refusal:
+            raise CommandError(f"--period {month:%Y-%m}: {refusal}") from None
         failed = [o for o in outcomes if o.outcome == "error"]
         if options["json"]:
             payload = {"period": f"{month:%Y-%m}", "invoices": [o.as_json() for o in outcomes]}
