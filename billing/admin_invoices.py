@@ -377,80 +377,58 @@ class InvoiceAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(here)
 
     def _void(self, request, invoice, here):
-        form = ReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                invoice_void(invoice_id=invoice.pk, reason=form.cleaned_data["reason"])
-            except InvoiceRefused as refusal:
-                form.add_error(None, str(refusal))
-            else:
-                self.message_user(
-                    request,
-                    f"{invoice} is void. Run the month again to invoice it anew.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(here)
-        return self._form_page(
-            request,
-            form,
-            title=f"Void {invoice}",
-            button="Void it",
-            invoice=invoice,
-            intro="A void invoice keeps its number (the sequence has no gap) and is "
-            "no longer owed. Only an unpaid invoice without credit notes can be voided.",
-        )
+        def void(data):
+            invoice_void(invoice_id=invoice.pk, reason=data["reason"])
+            return f"{invoice} is void. Run the month again to invoice it anew.", here
+
+        return self._form_action(
+            request, ReasonForm(request.POST or None), void, invoice=invoice,
+            title=f"Void {invoice}", button="Void it",
+            intro="A void invoice keeps its number (the sequence has no gap) and is no longer "
+            "owed. Only an unpaid invoice without credit notes can be voided.",
+        )  # fmt: skip
 
     def _credit_note(self, request, invoice, here):
+        def credit(data):
+            note = credit_note_issue(invoice_id=invoice.pk, reason=data["reason"],
+                                     amount=data["amount"], user=request.user)  # fmt: skip
+            total = round_money(note.total, note.currency)
+            message = f"Credit note {note.number} issued: {total:,} {note.currency}."
+            return message, reverse("admin:billing_invoice_change", args=[note.pk])
+
         left, _ = invoice_credit_left(invoice)
         form = CreditNoteForm(request.POST or None, currency=invoice.currency, left=left)
-        if request.method == "POST" and form.is_valid():
-            try:
-                note = credit_note_issue(
-                    invoice_id=invoice.pk,
-                    reason=form.cleaned_data["reason"],
-                    amount=form.cleaned_data["amount"],
-                    user=request.user,
-                )
-            except InvoiceRefused as refusal:
-                form.add_error(None, str(refusal))
-            else:
-                self.message_user(
-                    request,
-                    f"Credit note {note.number} issued: {note.total:,} {note.currency}.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(reverse("admin:billing_invoice_change", args=[note.pk]))
-        return self._form_page(
-            request,
-            form,
-            title=f"Credit note for {invoice}",
+        return self._form_action(
+            request, form, credit, invoice=invoice, title=f"Credit note for {invoice}",
             button="Issue the credit note",
-            invoice=invoice,
-            intro="The credit note is finalized and numbered from "
-            "the invoice at once; VAT follows the invoice's rate.",
-        )
+            intro="The credit note is finalized and numbered from the invoice at once; VAT "
+            "follows the invoice's rate.",
+        )  # fmt: skip
 
     def _payment(self, request, invoice, here):
+        def pay(data):
+            invoice_payment_record(invoice_id=invoice.pk, paid_on=data["paid_on"],
+                                   amount=data["amount"])  # fmt: skip
+            return f"{invoice} marked paid.", here
+
         form = PaymentForm(request.POST or None, invoice=invoice)
+        title = f"Record the payment of {invoice}"
+        return self._form_action(
+            request, form, pay, invoice=invoice, title=title, button="Record it"
+        )
+
+    def _form_action(self, request, form, act, **page):
+        """The form of an action on an invoice: on a valid POST, `act(cleaned_data)` -> (message,
+        where to go); a refusal of the service is shown above the form."""
         if request.method == "POST" and form.is_valid():
             try:
-                invoice_payment_record(
-                    invoice_id=invoice.pk,
-                    paid_on=form.cleaned_data["paid_on"],
-                    amount=form.cleaned_data["amount"],
-                )
+                message, url = act(form.cleaned_data)
             except InvoiceRefused as refusal:
                 form.add_error(None, str(refusal))
             else:
-                self.message_user(request, f"{invoice} marked paid.", messages.SUCCESS)
-                return HttpResponseRedirect(here)
-        return self._form_page(
-            request,
-            form,
-            title=f"Record the payment of {invoice}",
-            button="Record it",
-            invoice=invoice,
-        )
+                self.message_user(request, message, messages.SUCCESS)
+                return HttpResponseRedirect(url)
+        return self._form_page(request, form, **page)
 
     def _form_page(self, request, form, *, title, button, intro="", invoice=None):
         context = {

@@ -17,11 +17,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.documents import invoice_filename, invoice_pdf
 from billing.invoices import (
+    STORED_FIELDS,
     BillingContext,
     ComputedInvoice,
     InvoiceNotComputable,
@@ -121,8 +122,7 @@ def _batch_write(customers: list, context: BillingContext) -> list[RunOutcome]:
             verb = "created"
         else:
             _fill(invoice, computed)
-            invoice.save()
-            stale.append(invoice.pk)
+            stale.append(invoice)
             verb = "updated"
         lines.append((invoice, computed))
         outcomes.append(
@@ -131,6 +131,9 @@ def _batch_write(customers: list, context: BillingContext) -> list[RunOutcome]:
             )
         )
     if stale:
+        # Drafts locked above, in this transaction: nobody finalizes them meanwhile, so they
+        # are written in bulk (the database trigger still refuses any row that is not a draft).
+        _drafts_rewrite(stale)
         InvoiceLine.objects.filter(invoice__in=stale).delete()
         InvoiceTax.objects.filter(invoice__in=stale).delete()
     Invoice.objects.bulk_create(new)
@@ -182,13 +185,30 @@ def _outcome(customer, context: BillingContext, invoice: Invoice | None):
     return computed, invoice
 
 
+def _drafts_rewrite(drafts: list[Invoice]) -> None:
+    """Write refreshed drafts back: one UPDATE per draft, sent together (executemany, which
+    psycopg pipelines). Django's bulk_update builds a CASE per column over the batch and spent
+    4 ms a draft in Python; this is 0.2."""
+    names = (*STORED_FIELDS, "fingerprint", "computed_at", "updated_at")
+    fields = [Invoice._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    now = timezone.now()
+    rows = []
+    for draft in drafts:
+        draft.updated_at = now
+        values = [
+            field.get_db_prep_save(getattr(draft, field.attname), connection) for field in fields
+        ]
+        rows.append([*values, draft.pk])
+    with connection.cursor() as cursor:
+        # Columns from the model; values are parameters.
+        statement = f"UPDATE {Invoice._meta.db_table} SET {assignments} WHERE id = %s"  # noqa: S608
+        cursor.executemany(statement, rows)
+
+
 def _fill(invoice: Invoice, computed: ComputedInvoice) -> None:
-    for name in (
-        "period_start", "period_end", "currency", "customer_name", "customer_email",
-        "customer_address", "customer_country", "customer_vat_number", "subtotal",
-        "discount_total", "sla_credit", "minimum_true_up", "taxable_base", "tax_total", "total",
-        "tax_rule", "tax_mention", "warnings",
-    ):  # fmt: skip
+    for name in STORED_FIELDS:
         setattr(invoice, name, getattr(computed, name))
     invoice.fingerprint = computed.fingerprint
     invoice.computed_at = timezone.now()
