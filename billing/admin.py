@@ -205,9 +205,29 @@ class CustomerAdmin(admin.ModelAdmin):
                 )
             },
         ),  # fmt: skip
+        ("Invoices", {"fields": ("recent_invoices",)}),
     )
+    readonly_fields = ("recent_invoices",)
     inlines = [CustomerUserInline, DiscountInline]
     list_select_related = ("plan",)
+
+    @admin.display(description="Latest invoices")
+    def recent_invoices(self, customer):
+        if not customer.pk:
+            return "—"
+        invoices = customer.invoices.order_by("-period_start", "-pk")[:12]
+        if not invoices:
+            return "None yet: Billing → Invoices → Run a month."
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> {}, {}: {} {}',
+            (
+                (reverse("admin:billing_invoice_change", args=[i.pk]),
+                 i.number or "draft", f"{i.period_start:%Y-%m}", i.display_status,
+                 f"{round_money(i.total, i.currency):,}", i.currency)
+                for i in invoices
+            ),
+        )  # fmt: skip
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("users")

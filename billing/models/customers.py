@@ -72,6 +72,7 @@ class Customer(models.Model):
     billing_address = models.TextField(help_text="As printed on invoices.")
     country = models.CharField(max_length=2, choices=COUNTRY_CHOICES)
     vat_number = models.CharField(
+        "VAT number",
         max_length=32,
         blank=True,
         help_text="EU customers: the VAT number with its country prefix (FR40303265045); a "
@@ -167,6 +168,7 @@ class CustomerUser(models.Model):
     class Meta:
         ordering = ["user_id"]
         verbose_name = "usage user of a customer"
+        verbose_name_plural = "usage users"
 
     def __str__(self):
         return self.user_id
