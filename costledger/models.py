@@ -151,6 +151,64 @@ class RevenueSnapshot(models.Model):
         return f"MRR {self.day} {self.mrr} {self.currency}"
 
 
+class CustomerRevenue(models.Model):
+    """What one customer of a payment provider paid on one day in one currency, net of tax and
+    refunds: paid invoice amounts less their tax, less what was refunded that day (so a day can
+    be negative). `customer_ref` is the provider's customer id (Stripe: cus_...), the key a
+    billing customer is linked by."""
+
+    day = models.DateField()
+    provider = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    currency = CurrencyField()
+    amount = models.DecimalField(**MONEY)
+    paid = models.DecimalField(default=0, help_text="Paid, net of tax.", **MONEY)
+    refunded = models.DecimalField(default=0, help_text="Refunded, net of tax.", **MONEY)
+    invoices = models.PositiveIntegerField(default=0)
+    refunds = models.PositiveIntegerField(default=0)
+    sync_run_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "customer_ref", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "customer_ref", "day", "currency"],
+                name="customer_revenue_unique_day",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.customer_ref} {self.day} {self.amount} {self.currency}"
+
+
+class CustomerMrr(models.Model):
+    """One customer's MRR on a day in one currency, by the same definition as RevenueSnapshot
+    (which is the sum of these over customers)."""
+
+    day = models.DateField()
+    provider = models.CharField(max_length=64)
+    customer_ref = models.CharField(max_length=255)
+    currency = CurrencyField()
+    mrr = models.DecimalField(**MONEY)
+    active_subscriptions = models.PositiveIntegerField(default=0)
+    trialing_subscriptions = models.PositiveIntegerField(default=0)
+    sync_run_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "customer_ref", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "customer_ref", "day", "currency"],
+                name="customer_mrr_unique_day",
+            )
+        ]
+
+    def __str__(self):
+        return f"MRR {self.provider} {self.customer_ref} {self.day} {self.mrr} {self.currency}"
+
+
 class ExchangeRate(models.Model):
     """How much one unit of `currency` is worth in the reporting currency, from `day` on.
 

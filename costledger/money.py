@@ -6,6 +6,7 @@ late, at a document or display boundary, through `round_money`.
 """
 
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import cache
 
 from babel import Locale
@@ -60,6 +61,30 @@ def round_preserving_sum(amounts: list[Decimal], currency: str) -> list[Decimal]
     for i in by_remainder[:missing]:
         floors[i] += quantum
     return floors
+
+
+def allocate_by_weights(amount: Decimal, currency: str, weights: list[Decimal]) -> list[Decimal]:
+    """`amount`, rounded to the minor unit, shared in proportion to `weights` (each >= 0, not
+    all 0) so that the shares add up to it exactly.
+
+    Largest remainder, in exact arithmetic: each share gets the floor of its quota in minor
+    units; the units left over go one each to the largest fractional parts, ties to the earlier
+    weight. A negative amount (a month of credits) is shared the same way with its sign.
+    """
+    if not weights or any(w < 0 for w in weights) or not any(weights):
+        raise ValueError("allocate_by_weights needs weights >= 0, not all 0")
+    quantum = minor_quantum(currency)
+    rounded = round_money(amount, currency)
+    sign = -1 if rounded < 0 else 1
+    units = int(abs(rounded) / quantum)
+    whole = sum((Fraction(w) for w in weights), Fraction(0))
+    quotas = [units * Fraction(w) / whole for w in weights]
+    floors = [q.numerator // q.denominator for q in quotas]
+    left_over = units - sum(floors)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (floors[i] - quotas[i], i))
+    for i in by_remainder[:left_over]:
+        floors[i] += 1
+    return [sign * units_ * quantum for units_ in floors]
 
 
 def split_evenly(amount: Decimal, currency: str, parts: int) -> list[Decimal]:

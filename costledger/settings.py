@@ -208,6 +208,14 @@ if not re.fullmatch(r"[A-Z0-9]{1,10}", BILLING_INVOICE_PREFIX):
         f"BILLING_INVOICE_PREFIX={BILLING_INVOICE_PREFIX!r} cannot start invoice numbers: use 1 "
         "to 10 capital letters or digits, e.g. INV."
     )
+# Margin per customer: how the shared costs (infrastructure, communications, payments) of a
+# month are shared out among customers: by share of LLM cost, of requests, or evenly.
+COST_ALLOCATION_RULE = env.str("COST_ALLOCATION_RULE", default="llm_cost").strip().lower()
+if COST_ALLOCATION_RULE not in ("llm_cost", "requests", "even"):
+    raise ImproperlyConfigured(
+        f"COST_ALLOCATION_RULE={COST_ALLOCATION_RULE!r} is not a rule: use llm_cost (share of LLM "
+        "cost, the default), requests (share of requests) or even (evenly per active customer)."
+    )
 
 # Celery: Redis is the broker. Without REDIS_URL (the quick start) tasks run in-process.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -274,6 +282,14 @@ ANTHROPIC_ADMIN_KEY = env.str("ANTHROPIC_ADMIN_KEY", default="").strip()
 ANTHROPIC_API_URL = env.str("ANTHROPIC_API_URL", default="https://api.anthropic.com")
 OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="").strip()
 OPENROUTER_API_URL = env.str("OPENROUTER_API_URL", default="https://openrouter.ai/api")
+PAYPAL_CLIENT_ID = env.str("PAYPAL_CLIENT_ID", default="").strip()
+PAYPAL_CLIENT_SECRET = env.str("PAYPAL_CLIENT_SECRET", default="").strip()
+PAYPAL_API_URL = env.str("PAYPAL_API_URL", default="https://api-m.paypal.com")
+# The European Central Bank's reference rates: public, no key. Empty turns the collector off.
+ECB_RATES_URL = env.str(
+    "ECB_RATES_URL",
+    default="https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist-90d.xml",
+).strip()
 
 # The one HTTP client of the collectors: per-request timeout, bounded retries of timeouts, 5xx
 # and 429 (honouring Retry-After, capped) with exponential backoff.

@@ -28,6 +28,7 @@ from billing.models.invoices import (
     PaymentStatus,
     period_of,
 )
+from billing.models.margins import AllocationRule, CostAllocation, CostAllocationShare
 from billing.models.plans import (
     METRIC_COUNTED,
     METRIC_UNITS,
@@ -47,7 +48,8 @@ from billing.models.provider_invoices import (
 )
 
 __all__ = [
-    "AFTER_ISSUE", "ATTACHMENT_SIGNATURES", "COUNTRY_CHOICES", "MAX_ATTACHMENT_BYTES",
+    "AFTER_ISSUE", "ATTACHMENT_SIGNATURES", "AllocationRule", "CostAllocation",
+    "CostAllocationShare", "COUNTRY_CHOICES", "MAX_ATTACHMENT_BYTES",
     "MAX_INVOICE_DAYS", "MAX_PAYMENT_TERMS_DAYS", "METRIC_COUNTED", "METRIC_UNITS",
     "STRIPE_CUSTOMER_ID", "Customer", "CustomerUser", "Discount", "DiscountDuration",
     "DiscountKind", "DocumentKind", "FinalizedDocument", "Invoice", "InvoiceKind", "InvoiceLine",
