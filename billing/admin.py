@@ -2,6 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -16,6 +17,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from billing.forms import ProviderInvoiceForm
+from billing.margins import customer_margin_trend
 from billing.models import (
     Customer,
     CustomerUser,
@@ -232,10 +234,33 @@ class CustomerAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("users")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The customer's margin over the last 12 months below the form (billing/margins.py)."""
+        customer = self.get_object(request, object_id)
+        if customer is not None and self.has_view_or_change_permission(request, customer):
+            extra_context = {**(extra_context or {}), **margin_trend_context(customer)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Usage users")
     def user_ids(self, customer):
         ids = [u.user_id for u in customer.users.all()]
         return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "") or "—"
+
+
+def margin_trend_context(customer: Customer) -> dict:
+    """What templates/admin/billing/customer/change_form.html shows: one row per month, and the
+    same figures as text for the chart (json_script)."""
+    trend = customer_margin_trend(customer=customer)
+    currency = settings.REPORTING_CURRENCY
+    chart = {
+        "currency": currency,
+        "months": [f"{m.month:%Y-%m}" for m in trend],
+        **{
+            key: [str(round_money(getattr(m.party, key), currency)) for m in trend]
+            for key in ("revenue", "llm_cost", "allocated", "margin")
+        },
+    }
+    return {"margin_trend": trend, "margin_currency": currency, "margin_chart": chart}
 
 
 @admin.register(TaxRate)

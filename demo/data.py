@@ -21,10 +21,20 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.models import ProviderInvoice
+from billing.issuing import billing_run, invoice_finalize
+from billing.models import (
+    Customer,
+    CustomerUser,
+    Invoice,
+    InvoiceStatus,
+    Metric,
+    Plan,
+    PlanCharge,
+    ProviderInvoice,
+)
 from billing.services import provider_invoice_save
 from costledger.days import add_months, days_between, month_start
-from costledger.models import CostEntry, MetricSample, RevenueSnapshot, Source
+from costledger.models import CostEntry, CustomerRevenue, MetricSample, RevenueSnapshot, Source
 from costledger.providers import provider_category
 from costledger.services import (
     cost_entries_upsert,
@@ -348,6 +358,73 @@ def _llm_bills(start: date, end: date) -> list[CostEntry]:
     return entries
 
 
+# Our own customers, each holding a slice of the demo users (heaviest first); the users after
+# the last slice are free-tier sign-ups no customer holds ("unassigned" on the Customers
+# report). Acme's heavy users on a flat plan make it the unprofitable one. Initech also pays an
+# add-on through Stripe, which the Stripe collector records per customer.
+DEMO_PLANS = {
+    "Starter": {"fee": Decimal("299.00"), "markup": None},
+    "Scale": {"fee": Decimal("499.00"), "markup": Decimal("20")},
+}
+DEMO_CUSTOMERS = [  # name, country, plan, first and last demo user, Stripe customer id
+    ("Acme Robotics", "FR", "Starter", 0, 24, ""),
+    ("Globex Media", "US", "Starter", 25, 49, ""),
+    ("Northwind Analytics", "US", "Scale", 50, 79, ""),
+    ("Initech", "GB", "Scale", 80, 149, "cus_DemoInitech01"),
+    ("Umbrella Health", "US", "Starter", 150, 229, ""),
+]
+INITECH_ADD_ON = Decimal("150.00")  # paid through Stripe on the 1st of each month
+
+
+def _demo_plan(name: str) -> Plan:
+    terms = DEMO_PLANS[name]
+    plan, created = Plan.objects.get_or_create(
+        name=f"{name} (demo)", defaults={"currency": "USD", "monthly_fee": terms["fee"]}
+    )
+    if created and terms["markup"] is not None:
+        PlanCharge.objects.create(
+            plan=plan, metric=Metric.LLM_COST, markup_percent=terms["markup"],
+            description="AI usage at cost plus 20 %",
+        )  # fmt: skip
+    return plan
+
+
+def _customers(start: date, this_month: date, today: date) -> int:
+    """The demo customers with their users, their invoices of every month before this one
+    (finalized: they are revenue), and Initech's Stripe payments."""
+    for name, country, plan_name, first, last, stripe_id in DEMO_CUSTOMERS:
+        customer, created = Customer.objects.get_or_create(
+            name=name,
+            defaults={
+                "email": f"billing@{name.split()[0].lower()}.example",
+                "billing_address": f"{name}\n1 Demo Street",
+                "country": country,
+                "currency": "USD",
+                "plan": _demo_plan(plan_name),
+                "stripe_customer_id": stripe_id,
+            },
+        )
+        if created:
+            CustomerUser.objects.bulk_create(
+                CustomerUser(customer=customer, user_id=f"demo-user-{n:03d}")
+                for n in range(first, last + 1)
+            )
+    month = start
+    while month < this_month:
+        billing_run(month=month)
+        for invoice in Invoice.objects.filter(status=InvoiceStatus.DRAFT, period_start=month):
+            invoice_finalize(invoice_id=invoice.pk, today=add_months(month, 1))
+        month = add_months(month, 1)
+    for month_first in (add_months(start, n) for n in range(DEMO_MONTHS)):
+        if month_first <= today:
+            CustomerRevenue.objects.update_or_create(
+                provider="stripe", customer_ref="cus_DemoInitech01", day=month_first,
+                currency="USD",
+                defaults={"amount": INITECH_ADD_ON, "paid": INITECH_ADD_ON, "invoices": 1},
+            )  # fmt: skip
+    return Customer.objects.filter(name__in=[c[0] for c in DEMO_CUSTOMERS]).count()
+
+
 def demo_data_load(*, today: date) -> dict[str, int]:
     """Load demo data for the current month and the five before it, up to and including today."""
     this_month = month_start(today)
@@ -362,4 +439,5 @@ def demo_data_load(*, today: date) -> dict[str, int]:
     }
     # After the usage: the bills follow the requests' stored costs.
     counts["cost entries"] += cost_entries_upsert(entries=_llm_bills(start, end))
+    counts["customers"] = _customers(start, this_month, today)
     return counts

@@ -2,12 +2,15 @@
 
 from django.contrib import admin
 
-from reports import downloads, drilldown, focus, pages, user_page
+from reports import customers, downloads, drilldown, focus, pages, user_page
 
 admin.site.register_page("business/", pages.BusinessSummaryPage, "business")
 admin.site.register_page("business/csv/<slug:chart>/", pages.BusinessChartCsv, "business_csv")
 admin.site.register_page("costs-by-provider/", pages.CostsByProvider, "costs_by_provider")
 admin.site.register_page("llm-reconciliation/", pages.LlmReconciliation, "llm_reconciliation")
+admin.site.register_page("customers/", customers.CustomersPage, "customers")
+admin.site.register_page("customers/csv/", customers.CustomersCsv, "customers_csv")
+admin.site.register_page("customers/xlsx/", customers.CustomersXlsx, "customers_xlsx")
 # Downloads (reports/downloads.py): the same parameters as their page.
 admin.site.register_page("business/xlsx/", downloads.BusinessXlsx, "business_xlsx")
 admin.site.register_page("business/kpis-csv/", downloads.BusinessKpisCsv, "business_kpis_csv")
@@ -46,6 +49,12 @@ admin.site.register_report(
     title="Costs by provider",
     url_name="costs_by_provider",
     text="Effective monthly cost per provider, invoices replacing estimates",
+)
+admin.site.register_report(
+    position=30,
+    title="Customers",
+    url_name="customers",
+    text="Revenue, LLM cost, allocated shared cost and margin per customer",
 )
 admin.site.register_report(
     position=40,

@@ -5,12 +5,14 @@ from datetime import timedelta
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from billing.margins import customer_margins
 from costledger.api_auth import api_auth
 from costledger.money import round_money
 from costledger.providers import Category
 from costledger.query_params import QueryParams
 from costledger.selectors import effective_cost_by_day
 from reports.business_json import business_summary
+from reports.customers import customer_margins_json, margins_period
 from reports.periods import period_read
 
 
@@ -82,3 +84,16 @@ def business_summary_api(request):
     if params.errors:
         return params.bad_request()
     return JsonResponse(business_summary(period=period))
+
+
+@require_GET
+@api_auth("billing.view_customer")
+def customer_margins_api(request):
+    """Revenue, LLM cost, allocated cost and margin per customer over `start`/`end` (end
+    included) or `period=<preset>`; by default the last full month. The same figures as the
+    admin's Customers report, and how each month's shared costs were allocated."""
+    params = QueryParams(request.GET)
+    period = margins_period(params)
+    if params.errors:
+        return params.bad_request()
+    return JsonResponse(customer_margins_json(customer_margins(start=period.start, end=period.end)))

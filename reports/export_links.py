@@ -13,6 +13,10 @@ DOWNLOADS = {
         ("Download CSV", "costs_by_provider_csv"),
         ("Download XLSX", "costs_by_provider_xlsx"),
     ],
+    "customers": [
+        ("Download CSV", "customers_csv"),
+        ("Download XLSX", "customers_xlsx"),
+    ],
     "llm_reconciliation": [
         ("Download CSV", "llm_reconciliation_csv"),
         ("Download XLSX", "llm_reconciliation_xlsx"),

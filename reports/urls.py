@@ -9,6 +9,11 @@ urlpatterns = [
         name="api-infrastructure-costs",
     ),
     path(
+        "api/v1/metrics/customer-margins",
+        api.customer_margins_api,
+        name="api-customer-margins",
+    ),
+    path(
         "api/v1/metrics/business-summary",
         api.business_summary_api,
         name="api-business-summary",

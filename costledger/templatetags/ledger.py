@@ -23,6 +23,24 @@ def money(amount: Decimal | str | None, currency: str) -> str:
 
 
 @register.filter
+def percent_of_one(ratio: Decimal | None) -> str:
+    """A ratio (0.1234) as a percentage with two decimals: 12.34 %."""
+    if ratio is None:
+        return "—"
+    return f"{(Decimal(ratio) * 100).quantize(Decimal('0.01'))} %"
+
+
+@register.filter
+def allocation_rule_words(rule: str) -> str:
+    """How shared costs were allocated, inside a sentence: "by share of LLM cost"."""
+    return {
+        "llm_cost": "by share of LLM cost",
+        "requests": "by share of requests",
+        "even": "evenly per active customer",
+    }.get(rule, rule)
+
+
+@register.filter
 def source_label(source: str) -> str:
     return Source(source).label
 

@@ -21,54 +21,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.issuing import billing_run, credit_note_issue, invoice_finalize
+from billing.issuing import billing_run, invoice_finalize
 from billing.margins import customer_margin_trend, customer_margins, month_pieces
 from billing.models import CostAllocation, Invoice
 from costledger.models import CustomerRevenue, Source
 from costledger.money import allocate_by_weights, round_money
 from costledger.services import cost_entries_upsert, exchange_rate_set
-from tests.billing.conftest import NOVEMBER, customer, plan, record
+from tests.billing.conftest import NOVEMBER, customer, plan
 from tests.factories import cost_entry
 
 pytestmark = pytest.mark.django_db
 END = date(2026, 11, 30)
-
-
-@pytest.fixture
-def world():
-    acme = customer(
-        plan("Acme plan", currency="USD", fee="100"), "u-acme", name="Acme",
-        stripe_customer_id="cus_Acme",
-    )  # fmt: skip
-    globex = customer(
-        plan("Globex plan", currency="USD", fee="20"), "u-glob", name="Globex", country="US"
-    )
-    record("u-acme", date(2026, 11, 3), cost="20.00", input_tokens=1000)
-    record("u-acme", date(2026, 11, 20), cost="10.00", input_tokens=500)
-    record("u-glob", date(2026, 11, 5), cost="60.00", input_tokens=9000)
-    record("u-nobody", date(2026, 11, 7), cost="10.00", input_tokens=100)
-    cost_entries_upsert(
-        entries=[
-            cost_entry(provider="digitalocean", day=NOVEMBER, days=30, amount="100.00",
-                       source=Source.API, service="App Platform"),
-            cost_entry(provider="twilio", day=date(2026, 11, 9), amount="20.00",
-                       source=Source.API, service="totalprice"),
-            cost_entry(provider="stripe", day=date(2026, 11, 9), amount="3.33",
-                       source=Source.API, service="processing fees", reference="USD"),
-        ]
-    )  # fmt: skip
-    for ref, amount in (("cus_Acme", "50.00"), ("cus_Other", "5.00")):
-        CustomerRevenue.objects.create(
-            day=date(2026, 11, 15), provider="stripe", customer_ref=ref, currency="USD",
-            amount=Decimal(amount), paid=Decimal(amount), invoices=1,
-        )  # fmt: skip
-    billing_run(month=NOVEMBER)
-    for invoice in Invoice.objects.filter(status="draft"):
-        invoice_finalize(invoice_id=invoice.pk)
-    acme_invoice = Invoice.objects.get(customer=acme)
-    assert (acme_invoice.taxable_base, acme_invoice.total) == (Decimal(100), Decimal(120))
-    credit_note_issue(invoice_id=acme_invoice.pk, reason="Outage", amount=Decimal("10"))
-    return acme, globex
 
 
 def _figures(party):
