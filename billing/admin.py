@@ -235,8 +235,9 @@ class CustomerAdmin(admin.ModelAdmin):
         return super().get_queryset(request).prefetch_related("users")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The customer's margin over the last 12 months below the form (billing/margins.py)."""
-        customer = self.get_object(request, object_id)
+        """The customer's margin over the last 12 months below the form (billing/margins.py),
+        on a GET only: a refused or invalid POST stores nothing, not even an allocation."""
+        customer = self.get_object(request, object_id) if request.method == "GET" else None
         if customer is not None and self.has_view_or_change_permission(request, customer):
             extra_context = {**(extra_context or {}), **margin_trend_context(customer)}
         return super().change_view(request, object_id, form_url, extra_context)
