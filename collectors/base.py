@@ -50,15 +50,16 @@ def window_is_today(window: "SyncWindow") -> bool:
 @dataclass(frozen=True)
 class ConnectionProbe:
     """The one small read-only request that tests a collector's connection: a GET of `path`
-    whose documented answer holds the key `expect`. `shown` is the request as the Providers
-    page may show it (no account id filled in); `refused_hint` is added when the key is
-    refused."""
+    whose documented answer holds the key `expect` (in an XML `document`: an element of that
+    name). `shown` is the request as the Providers page may show it (no account id filled
+    in); `refused_hint` is added when the key is refused."""
 
     path: str
     expect: str
     shown: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     refused_hint: str = ""
+    document: str = "JSON"  # or "XML"
 
     @property
     def request_shown(self) -> str:

@@ -20,8 +20,9 @@ from collectors.errors import (
     CredentialsRejected,
     ProviderRefused,
     ProviderUnavailable,
+    UnexpectedResponse,
 )
-from collectors.http import require
+from collectors.http import require, xml_document
 from collectors.registry import collector_class
 
 logger = logging.getLogger(__name__)
@@ -79,15 +80,15 @@ def _probe_status(collector: Collector, probe: ConnectionProbe) -> int:
     except CollectorError as error:
         raise ConnectionFailed(_failure_in_words(collector, probe, error)) from None
     try:
-        body = response.json()
+        body = xml_document(response.content) if probe.document == "XML" else response.json()
     except ValueError:
         kind = response.headers.get("Content-Type", "no content type")[:60]
         raise ConnectionFailed(
-            f"HTTP {response.status_code}, but the answer is not JSON ({kind}): check that "
-            f"{_address_names(collector)} points at its API."
+            f"HTTP {response.status_code}, but the answer is not {probe.document} ({kind}): "
+            f"check that {_address_names(collector)} points at its API."
         ) from None
     try:
-        require(body, probe.expect, provider=collector.provider_name)
+        _require_expected(body, probe, provider=collector.provider_name)
     except CollectorError:
         raise ConnectionFailed(
             f"HTTP {response.status_code}, but an unexpected answer (no '{probe.expect}', "
@@ -95,6 +96,13 @@ def _probe_status(collector: Collector, probe: ConnectionProbe) -> int:
             f"{_address_names(collector)} points at its API."
         ) from None
     return response.status_code
+
+
+def _require_expected(body, probe: ConnectionProbe, *, provider: str) -> None:
+    if probe.document != "XML":
+        require(body, probe.expect, provider=provider)
+    elif not any(element.tag.rpartition("}")[2] == probe.expect for element in body.iter()):
+        raise UnexpectedResponse(f"{provider} answered without '{probe.expect}'")
 
 
 def _failure_in_words(collector: Collector, probe: ConnectionProbe, error: CollectorError) -> str:

@@ -1,6 +1,7 @@
 """The collectors' one chokepoint for outbound HTTP: timeouts, bounded retries with backoff
-(honouring Retry-After), a User-Agent, JSON numbers parsed as Decimal, and provider errors mapped
-to the collector errors the sync run records. Tests fake this one thing (with `responses`).
+(honouring Retry-After), a User-Agent, JSON numbers parsed as Decimal, XML parsed without
+expanding entities, and provider errors mapped to the collector errors the sync run records.
+Tests fake this one thing (with `responses`).
 """
 
 import email.utils
@@ -15,8 +16,11 @@ from decimal import Decimal
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from xml.etree.ElementTree import Element, ParseError
 
+import defusedxml.ElementTree as safe_xml
 import requests
+from defusedxml import DefusedXmlException
 from django.conf import settings
 
 from collectors.errors import (
@@ -225,6 +229,17 @@ class ProviderHTTP:
                 f"JSON ({response.headers.get('Content-Type', 'no content type')})"
             ) from error
 
+    def get_xml(self, path: str, *, params=None) -> Element:
+        """The XML document at `path` (its root element), read by xml_document()."""
+        response = self.request("GET", path, params=params)
+        try:
+            return xml_document(response.content)
+        except ValueError as error:
+            raise UnexpectedResponse(
+                f"{self.provider} answered {_safe_url(response.url)} with {error} "
+                f"({response.headers.get('Content-Type', 'no content type')})"
+            ) from None
+
     def request(self, method: str, path: str, *, params=None, json=None) -> requests.Response:
         url = self.url(path)
         retries = settings.COLLECTOR_HTTP_RETRIES if self.retries is None else self.retries
@@ -283,6 +298,18 @@ class ProviderHTTP:
             headers=response.headers,
             retries=retries,
         )
+
+
+def xml_document(content: bytes) -> Element:
+    """An XML document's root element. Parsed with defusedxml: a document declaring entities
+    (the "billion laughs") or referring to external ones is refused unread, never expanded or
+    fetched. Raises ValueError saying what the content is instead."""
+    try:
+        return safe_xml.fromstring(content)
+    except DefusedXmlException:
+        raise ValueError("XML that declares entities (refused unread)") from None
+    except ParseError:
+        raise ValueError("something that is not XML") from None
 
 
 def require(data: Any, *path: str | int, provider: str) -> Any:

@@ -10,6 +10,7 @@ to the reporting currency with the rate in force on each day.
 import re
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,7 +23,15 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth
 
 from costledger.days import add_months, month_start
-from costledger.models import SOURCE_RANK, CostEntry, ExchangeRate, Source
+from costledger.models import (
+    SOURCE_RANK,
+    CostEntry,
+    CustomerMrr,
+    CustomerRevenue,
+    ExchangeRate,
+    RevenueSnapshot,
+    Source,
+)
 from costledger.money import round_preserving_sum, split_evenly
 from costledger.providers import provider_category
 
@@ -95,6 +104,28 @@ def exchange_rate_on(*, currency: str, day: date) -> Decimal | None:
         .values_list("rate", flat=True)
         .first()
     )
+
+
+# The apps above the core keep amounts of their own (usage's costs, billing's customers and
+# invoices, budgets). Each adds, from its AppConfig.ready(), a function naming the currencies
+# it holds, so that the core answers which currencies need a rate while importing no app.
+CURRENCY_HOLDERS: list[Callable[[], Iterable[str]]] = []
+
+
+def currency_holder_add(holder: Callable[[], Iterable[str]]) -> None:
+    if holder not in CURRENCY_HOLDERS:
+        CURRENCY_HOLDERS.append(holder)
+
+
+def currencies_held() -> set[str]:
+    """Every currency an amount is kept in: the ledger's rows and what the apps hold."""
+    held: set[str] = set()
+    for model in (CostEntry, RevenueSnapshot, CustomerRevenue, CustomerMrr):
+        # order_by(): a model's default ordering would otherwise join the DISTINCT.
+        held.update(model.objects.order_by().values_list("currency", flat=True).distinct())
+    for holder in CURRENCY_HOLDERS:
+        held.update(holder())
+    return held
 
 
 @lru_cache(maxsize=4096)

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from costledger.models import (
     COST_ENTRY_KEY,
@@ -150,6 +152,42 @@ def exchange_rate_set(*, day: date, currency: str, rate: Decimal, source: str = 
     ExchangeRate.objects.update_or_create(
         day=day, currency=currency, defaults={"rate": rate, "source": source}
     )
+
+
+EXCHANGE_RATES_LOAD = """
+INSERT INTO costledger_exchangerate AS t (day, currency, rate, source, updated_at)
+VALUES {values}
+ON CONFLICT (day, currency) DO UPDATE SET rate = EXCLUDED.rate, updated_at = EXCLUDED.updated_at
+WHERE t.source = EXCLUDED.source AND t.rate <> EXCLUDED.rate"""
+
+
+@transaction.atomic
+def exchange_rates_load(*, rates: Iterable[ExchangeRate]) -> int:
+    """Insert a feed's rates, or update the ones the same feed (`source`) wrote before; a rate
+    of any other source, above all one an admin entered, is never replaced. Returns the rows
+    written (a rate already stored unchanged is not). The condition sits in the statement
+    (ON CONFLICT ... WHERE) rather than in a read before it, so that a rate entered by hand
+    while a feed loads is not overwritten either."""
+    unique = {}
+    for rate in rates:
+        if not is_currency(rate.currency) or rate.currency == settings.REPORTING_CURRENCY:
+            raise ValidationError({"currency": f"{rate.currency!r} cannot have a rate."})
+        if rate.rate <= 0:
+            raise ValidationError({"rate": "A rate must be greater than zero."})
+        unique[(rate.day, rate.currency)] = rate
+    rows = list(unique.values())
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    written = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            batch = rows[start : start + 1000]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(
+                EXCHANGE_RATES_LOAD.format(values=values),
+                [v for r in batch for v in (r.day, r.currency, r.rate, r.source, now)],
+            )
+            written += cursor.rowcount
+    return written
 
 
 def cost_entries_replace_days(

@@ -7,6 +7,9 @@ os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/costledger")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# The ECB collector needs no key, so its default URL would set it up (and reach the network):
+# off unless a test sets it (the Celery worker test points it at the fake providers).
+os.environ.setdefault("ECB_RATES_URL", "")
 
 from costledger.settings import *  # noqa: E402, F403
 from costledger.settings import STORAGES  # noqa: E402

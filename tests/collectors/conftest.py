@@ -45,6 +45,9 @@ def _no_credentials(settings):
         "OPENAI_ADMIN_KEY",
         "ANTHROPIC_ADMIN_KEY",
         "OPENROUTER_API_KEY",
+        "PAYPAL_CLIENT_ID",
+        "PAYPAL_CLIENT_SECRET",
+        "ECB_RATES_URL",
     ):
         setattr(settings, name, "")
 

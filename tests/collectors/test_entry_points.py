@@ -57,6 +57,10 @@ def test_with_no_credentials_every_collector_is_skipped_with_its_reason_and_exit
         == "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set: add them to the environment "
         "(.env; see .env.example) and restart"
     )
+    # The ECB needs no key, only its URL: an empty one turns it off.
+    assert reasons["ecb"] == (
+        "ECB_RATES_URL is not set: add it to the environment (.env; see .env.example) and restart"
+    )
     assert body["window"] == {"start": "2026-11-20", "end": "2026-11-20"}
 
 

@@ -25,7 +25,7 @@ from collectors.errors import ProviderRefused, ProviderUnavailable
 from collectors.http import ProviderHTTP
 from collectors.registry import COLLECTOR_NAMES, collector_class
 from costledger.models import CostEntry, MetricSample
-from tests.fakeproviders.server import _json_default, environment, provider_module
+from tests.fakeproviders.server import environment, provider_module
 
 DAY = date(2026, 11, 20)
 RETRIES = 2
@@ -42,6 +42,7 @@ LAST_PATH = {
     "openai": r"/v1/organization/costs$",
     "anthropic": r"/v1/organizations/cost_report$",
     "openrouter": r"/v1/activity$",
+    "ecb": r"/eurofxref-hist-90d\.xml$",
 }
 ERROR_BODY = json.dumps({"error": {"message": "something went wrong"}})
 JSON = {"Content-Type": "application/json"}
@@ -88,6 +89,12 @@ FAULTS = {
         r"^credentials rejected by {provider}\b.* \(HTTP 401\)",
     ),
 }
+# The ECB's feed is XML: to it, an HTML page or JSON is not its feed.
+NOT_THE_FEED = (
+    "{provider} answered .* with (something that is not XML|a document that is not its euro "
+    "reference rates feed)"
+)
+WORDS_OF = {("ecb", "not-json"): NOT_THE_FEED, ("ecb", "json-of-the-wrong-shape"): NOT_THE_FEED}
 RETRIED = {
     "read-timeout",
     "connect-timeout",
@@ -135,8 +142,7 @@ def serve(fake_http, name: str, fault=None) -> None:
             return 404, {"Content-Type": "application/json"}, '{"error": "no fake route"}'
         query = parse_qs(url.query, keep_blank_values=True)
         body = route.body(query, DAY) if callable(route.body) else route.body
-        data = json.dumps(body, default=_json_default)
-        return route.status, {"Content-Type": "application/json"}, data
+        return route.status, {"Content-Type": route.content_type}, route.encoded(body)
 
     pattern = re.compile(rf"https://{re.escape(host(name))}/.*")
     fake_http.add_callback("GET", pattern, callback=answer, content_type=None)
@@ -169,6 +175,7 @@ def test_a_fault_fails_the_collector_naming_the_cause_and_writes_nothing(
 ):
     env = configure(settings, name)
     answer, words = FAULTS[fault]
+    words = WORDS_OF.get((name, fault), words)
     serve(fake_http, name, answer)
     before = ledger_counts()
     code, body = sync_metrics(name)

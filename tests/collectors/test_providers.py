@@ -56,6 +56,7 @@ CONFIG = {
         "OPENROUTER_API_KEY": "sk-or-v1-S3CR3T_openrouter",
         "OPENROUTER_API_URL": "https://or.test/api",
     },
+    "ecb": {"ECB_RATES_URL": "https://ecb.test/stats/eurofxref/eurofxref-hist-90d.xml"},
 }
 # Per collector: the URL Test connection requests, and the documented answer (an example).
 PROBES = {
@@ -125,8 +126,20 @@ PROBES = {
         "https://or.test/api/v1/activity",
         lambda: fixture("openrouter_activity.json", day="2026-12-01"),
     ),
+    # The ECB's feed is XML (text): answered as it is.
+    "ecb": (
+        "https://ecb.test/stats/eurofxref/eurofxref-hist-90d.xml",
+        lambda: fixture(
+            "ecb_eurofxref_hist_90d.xml", day0="2026-12-01", day1="2026-11-30", day2="2026-11-27"
+        ),
+    ),
 }
 S3CR3TS = [value for config in CONFIG.values() for value in config.values() if "S3CR3T" in value]
+
+
+def answered(body) -> dict:
+    """`responses` keyword arguments answering `body`: JSON, or text (XML) as it is."""
+    return {"body": body, "content_type": "text/xml"} if isinstance(body, str) else {"json": body}
 
 
 def configure(settings, *names: str) -> None:
@@ -268,7 +281,7 @@ def test_connection_ok_says_the_status_and_the_time_and_writes_nothing(
     superuser(client)
     configure(settings, name)
     url, body = PROBES[name]
-    fake_http.get(url, json=body())
+    fake_http.get(url, **answered(body()))
     response = connection_tested(client, name)
     assert response.redirect_chain == [(PROVIDERS, 302)]
     (message,) = page_messages(response)
@@ -480,7 +493,7 @@ def test_sync_now_with_nothing_configured_says_so_and_the_finished_state(client,
         'see .env.example) and restart — the <a href="/admin/providers/">Providers page</a> '
         "lists each collector's variables. "
         f"Sync run #{run.pk} finished (skipped: nothing ran): 0 succeeded, 0 failed, "
-        "18 skipped (one run per collector and day)."
+        f"{2 * len(COLLECTOR_NAMES)} skipped (one run per collector and day)."
     )
     body = response.content.decode()
     assert f'<a href="{PROVIDERS}">Providers page</a>' in body  # a link, not escaped HTML
@@ -498,8 +511,8 @@ def test_sync_now_says_how_a_run_that_finished_went(client, eager_celery, settin
     response = client.post(reverse("admin:collectors_syncrun_sync_now"), follow=True)
     run = SyncRun.objects.get()
     assert page_messages(response) == [
-        f"Sync run #{run.pk} finished (ok): 2 succeeded, 0 failed, 16 skipped (one run per "
-        "collector and day)."
+        f"Sync run #{run.pk} finished (ok): 2 succeeded, 0 failed, "
+        f"{2 * len(COLLECTOR_NAMES) - 2} skipped (one run per collector and day)."
     ]
     assert status_cells(client.get(reverse("admin:collectors_syncrun_changelist"))) == {
         run.pk: "OK"

@@ -36,16 +36,18 @@ PROVIDERS = [
     "openai",
     "anthropic",
     "openrouter",
+    "ecb",
 ]
 
 
 def fixture(name: str, **replacements) -> Any:
-    """A documented example response, with {placeholders} filled in. No Django needed: the
-    fake server also runs on its own and in the benchmarks."""
+    """A documented example response, with {placeholders} filled in: JSON decoded, any other
+    (the ECB's XML) as text. No Django needed: the fake server also runs on its own and in the
+    benchmarks."""
     text = (FIXTURES / name).read_text()
     for key, value in replacements.items():
         text = text.replace("{" + key + "}", str(value))
-    return json.loads(text)
+    return json.loads(text) if name.endswith(".json") else text
 
 
 @dataclass
@@ -53,13 +55,21 @@ class Route:
     """`path` is matched exactly, or as a regular expression when it starts with ^.
 
     `body` is the JSON to answer, or a function (query: dict[str, list[str]], day: date) -> JSON
-    for answers that depend on the request (pages, dates).
+    for answers that depend on the request (pages, dates). A body that is text (XML) is answered
+    as it is, with `content_type`.
     """
 
     method: str
     path: str
     body: Any
     status: int = 200
+    content_type: str = "application/json"
+
+    def encoded(self, body: Any) -> bytes:
+        """The answer's bytes: text as it is, anything else as JSON."""
+        if isinstance(body, str):
+            return body.encode()
+        return json.dumps(body, default=_json_default).encode()
 
     def matches(self, method: str, path: str) -> bool:
         if method != self.method:
@@ -129,13 +139,14 @@ class FakeProviders:
                 route = next((r for r in fake.routes if r.matches(self.command, url.path)), None)
                 if route is None:
                     status, body = 404, {"error": f"no fake route for {self.command} {url.path}"}
+                    data, content_type = json.dumps(body).encode(), "application/json"
                 else:
                     query = parse_qs(url.query, keep_blank_values=True)
                     body = route.body(query, fake.day) if callable(route.body) else route.body
+                    data, content_type = route.encoded(body), route.content_type
                     status = route.status
-                data = json.dumps(body, default=_json_default).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
