@@ -16,6 +16,8 @@ from django.utils import timezone
 from costledger.models import (
     COST_ENTRY_KEY,
     CostEntry,
+    CustomerMrr,
+    CustomerRevenue,
     ExchangeRate,
     MetricSample,
     RevenueSnapshot,
@@ -139,6 +141,51 @@ def revenue_snapshots_upsert(*, snapshots: Iterable[RevenueSnapshot]) -> int:
             "sync_run_id",
             "updated_at",
         ),
+    )
+    return len(rows)
+
+
+CUSTOMER_ROW_KEY = ("provider", "customer_ref", "day", "currency")
+
+
+@transaction.atomic
+def customer_revenue_replace_days(
+    *, provider: str, start: date, end: date, rows: Sequence[CustomerRevenue]
+) -> int:
+    """Make `provider`'s customer revenue of the days [start, end) exactly `rows`: a re-run of
+    a window replaces what it wrote, a customer with nothing any more loses its rows."""
+    return _customer_rows_replace(
+        CustomerRevenue,
+        CustomerRevenue.objects.filter(provider=provider, day__gte=start, day__lt=end),
+        rows,
+        ("amount", "paid", "refunded", "invoices", "refunds", "sync_run_id", "updated_at"),
+    )
+
+
+@transaction.atomic
+def customer_mrr_replace_day(*, provider: str, day: date, rows: Sequence[CustomerMrr]) -> int:
+    """Make `provider`'s per-customer MRR of `day` exactly `rows` (a snapshot replaces the
+    day's: a customer whose subscriptions all ended has no row)."""
+    return _customer_rows_replace(
+        CustomerMrr,
+        CustomerMrr.objects.filter(provider=provider, day=day),
+        rows,
+        ("mrr", "active_subscriptions", "trialing_subscriptions", "sync_run_id", "updated_at"),
+    )
+
+
+def _customer_rows_replace(model, scope: QuerySet, rows: Sequence, fields: tuple) -> int:
+    for row in rows:
+        if not is_currency(row.currency):
+            raise ValidationError({"currency": f"{row.currency!r} is not an ISO 4217 code."})
+    keep = {tuple(getattr(row, name) for name in CUSTOMER_ROW_KEY) for row in rows}
+    stale_rows_delete(rows=scope, key=CUSTOMER_ROW_KEY, keep=keep)
+    model.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=CUSTOMER_ROW_KEY,
+        update_fields=fields,
     )
     return len(rows)
 

@@ -20,6 +20,17 @@ then the subscription's, as Stripe applies them). Stripe's amounts are integers 
 minor unit, or `*_decimal` strings with up to 12 decimals: they are added up exactly (Fraction)
 and turned into major units once, with Stripe's own minor units.
 
+Per customer (costledger.CustomerRevenue, CustomerMrr; what margin per customer reads): the MRR
+of each customer by the same definition (a currency's MRR is the sum of its customers' rows), and
+what each customer paid per day and currency, net of tax and refunds: invoices with status `paid`
+by the day of `status_transitions.paid_at`, `amount_paid` less its tax share (`total_taxes`, or
+`tax` before API version 2025-03-31: share = (total - taxes) / total); refunds (`succeeded` or
+`pending`) by the day made, their charge expanded for its customer, less the tax share of the
+invoice that payment paid (matched through the invoice's expanded `payments`), or in full when
+that invoice is not among those read (created up to INVOICE_LOOKBACK before the window).
+Stripe filters invoices on `created` only, hence the lookback. docs.stripe.com/api/invoices/object,
+/api/refunds/object, /api/invoice-payment/object.
+
 MRR is a snapshot of the moment it is read: it is written for today only and never back-filled.
 Subscriptions are read one page at a time and added up as they arrive, so memory stays flat
 whatever their number.
@@ -31,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import stripe
@@ -45,22 +57,34 @@ from collectors.errors import (
     ProviderRefused,
     UnexpectedResponse,
 )
+from collectors.http import require
 from collectors.sources.stripe_amounts import (
     PROVIDER,
     currency_of,
+    customer_of,
+    exponent_of,
     integer_of,
     major_units,
     tidy,
 )
 from collectors.sources.stripe_mrr import Revenue, SubscriptionsMrr
 from costledger.days import unix_start
-from costledger.models import CostEntry, RevenueSnapshot, Source
+from costledger.models import CostEntry, CustomerMrr, CustomerRevenue, RevenueSnapshot, Source
 from costledger.providers import Category
-from costledger.services import cost_entries_replace_days, revenue_snapshots_upsert
+from costledger.services import (
+    cost_entries_replace_days,
+    customer_mrr_replace_day,
+    customer_revenue_replace_days,
+    revenue_snapshots_upsert,
+)
 
 PAGE_SIZE = 100  # the most Stripe gives in one page
 MAX_OBJECTS = http.MAX_PAGES * PAGE_SIZE
 # How many months one billing interval lasts: a week is 12/52 of a month, a day 12/365.
+# Paid invoices are listed by when they were created (Stripe filters invoices on `created`, not
+# on when they were paid) from this long before the window, and kept when paid inside it.
+INVOICE_LOOKBACK = timedelta(days=60)
+REFUNDED_STATUSES = ("succeeded", "pending")  # failed and canceled refunds gave nothing back
 PROCESSING_FEES = "processing fees"
 PRODUCT_FEES = "product fees"  # Billing, Radar, Connect... (reporting_category "fee")
 
@@ -73,6 +97,17 @@ class DayFees:
     processing_count: int = 0
     product: int = 0  # Stripe's own products (Billing, Radar...): reporting_category "fee"
     product_count: int = 0
+
+
+@dataclass
+class CustomerDay:
+    """What one customer paid and got back on one day in one currency, in minor units net of
+    tax (exact fractions: a tax share is rarely whole cents)."""
+
+    paid: Fraction = Fraction(0)
+    refunded: Fraction = Fraction(0)
+    invoices: int = 0
+    refunds: int = 0
 
 
 class StripeCollector(SubscriptionsMrr, Collector):
@@ -111,6 +146,7 @@ class StripeCollector(SubscriptionsMrr, Collector):
         self.tiers: dict[str, list] = {}
         try:
             fees = self._fees(window)
+            payments = self._customer_payments(window)
             rows = cost_entries_replace_days(
                 start=window.start,
                 end=window.end,
@@ -122,15 +158,23 @@ class StripeCollector(SubscriptionsMrr, Collector):
                     for entry in self._fee_entries(day, currency, day_fees)
                 ],
             )
-            figures = _fee_figures(fees)
+            collected = self._customer_revenue(payments)
+            rows += customer_revenue_replace_days(
+                provider="stripe", start=window.start, end=window.end, rows=collected
+            )
+            figures = {**_fee_figures(fees), **_collected_figures(collected)}
             if window.start <= today < window.end:
-                snapshots = self._snapshots(today, self._revenue())
+                by_customer = self._revenue()
+                customer_mrr = self._customer_mrr(today, by_customer)
+                snapshots = self._snapshots(today, _per_currency(by_customer, customer_mrr))
                 rows += revenue_snapshots_upsert(snapshots=snapshots)
+                rows += customer_mrr_replace_day(provider="stripe", day=today, rows=customer_mrr)
                 figures.update(_revenue_figures(snapshots))
             else:
                 self.notes.append(
                     f"MRR is a snapshot of now and is not back-filled: for {window} only the "
-                    f"fees were written; today's ({today}) run records the revenue snapshot"
+                    f"fees and payments were written; today's ({today}) run records the revenue "
+                    "snapshot"
                 )
         finally:
             transport.close()
@@ -186,6 +230,108 @@ class StripeCollector(SubscriptionsMrr, Collector):
             )
             for service, minor, count, summed in kinds
             if count
+        ]
+
+    # Revenue per customer
+
+    def _customer_payments(self, window: SyncWindow) -> dict[tuple[date, str, str], CustomerDay]:
+        """Per (day, customer, currency): the paid invoices (by the day paid) net of their tax,
+        and the refunds (by the day made) net of the tax of the invoice they pay back."""
+        days: dict[tuple[date, str, str], CustomerDay] = defaultdict(CustomerDay)
+        net_share: dict[str, Fraction] = {}  # payment intent or charge -> its invoice's net share
+        params = {
+            "status": "paid",
+            "created": {
+                "gte": unix_start(window.start - INVOICE_LOOKBACK),
+                "lt": unix_start(window.end),
+            },
+            "expand": ["data.payments"],
+        }
+        for invoice in self._each("GET /v1/invoices", self.client.v1.invoices.list, params):
+            share = _net_share(invoice)
+            for payment in _payment_ids(invoice):
+                net_share[payment] = share
+            day = _paid_day(invoice)
+            if day and window.start <= day < window.end:
+                bucket = days[(day, customer_of(invoice), currency_of(invoice))]
+                bucket.paid += integer_of(invoice, "amount_paid") * share
+                bucket.invoices += 1
+        params = {
+            "created": {"gte": unix_start(window.start), "lt": unix_start(window.end)},
+            "expand": ["data.charge"],
+        }
+        gross, anonymous = 0, 0
+        for refund in self._each("GET /v1/refunds", self.client.v1.refunds.list, params):
+            if require(refund, "status", provider=PROVIDER) not in REFUNDED_STATUSES:
+                continue
+            charge = refund.get("charge")
+            if isinstance(charge, str):
+                raise UnexpectedResponse(
+                    f"Stripe answered the charge {charge!r} of a refund unexpanded, although the "
+                    "request asked to expand it"
+                )
+            if not isinstance(charge, dict) or not charge.get("customer"):
+                anonymous += 1  # a payment of no customer, or not a charge: no revenue of one
+                continue
+            share = net_share.get(refund.get("payment_intent") or "") or net_share.get(
+                charge.get("id") or ""
+            )
+            if share is None:
+                share, gross = Fraction(1), gross + 1
+            day = datetime.fromtimestamp(integer_of(refund, "created"), UTC).date()
+            bucket = days[(day, customer_of(charge), currency_of(refund))]
+            bucket.refunded += integer_of(refund, "amount") * share
+            bucket.refunds += 1
+        if gross:
+            self.notes.append(
+                f"{gross} refund{'s' if gross != 1 else ''} of payments not on an invoice paid "
+                f"in the last {INVOICE_LOOKBACK.days} days: taken in full (no tax to take out)"
+            )
+        if anonymous:
+            self.notes.append(
+                f"{anonymous} refund{'s' if anonymous != 1 else ''} of payments without a "
+                "customer left out of the revenue per customer"
+            )
+        return days
+
+    def _customer_revenue(
+        self, payments: dict[tuple[date, str, str], CustomerDay]
+    ) -> list[CustomerRevenue]:
+        rows = []
+        for (day, customer, currency), bucket in sorted(payments.items()):
+            paid = major_units(bucket.paid, currency)
+            refunded = major_units(bucket.refunded, currency)
+            rows.append(
+                CustomerRevenue(
+                    day=day,
+                    provider="stripe",
+                    customer_ref=customer,
+                    currency=currency,
+                    amount=tidy(paid - refunded, currency),
+                    paid=paid,
+                    refunded=refunded,
+                    invoices=bucket.invoices,
+                    refunds=bucket.refunds,
+                    sync_run_id=self.sync_run_id,
+                )
+            )
+        return rows
+
+    def _customer_mrr(
+        self, today: date, by_customer: dict[tuple[str, str], Revenue]
+    ) -> list[CustomerMrr]:
+        return [
+            CustomerMrr(
+                day=today,
+                provider="stripe",
+                customer_ref=customer,
+                currency=currency,
+                mrr=major_units(revenue.mrr, currency),
+                active_subscriptions=revenue.active,
+                trialing_subscriptions=revenue.trialing,
+                sync_run_id=self.sync_run_id,
+            )
+            for (customer, currency), revenue in sorted(by_customer.items())
         ]
 
     def _snapshots(self, today: date, revenue: dict[str, Revenue]) -> list[RevenueSnapshot]:
@@ -358,6 +504,76 @@ def _fee_figures(fees: dict[tuple[date, str], DayFees]) -> dict[str, Any]:
     if product:
         figures["product_fees"] = {c: major_units(m, c) for c, m in product.items()}
     return figures
+
+
+def _net_share(invoice: dict) -> Fraction:
+    """The part of an invoice's total that is not tax: (total - taxes) / total. Taxes are
+    `total_taxes` (API versions from 2025-03-31) or `tax` (before)."""
+    total = integer_of(invoice, "total")
+    if "total_taxes" in invoice:
+        taxes = sum(integer_of(tax, "amount") for tax in invoice["total_taxes"] or ())
+    else:
+        taxes = invoice.get("tax") or 0
+        if isinstance(taxes, bool) or not isinstance(taxes, int):
+            raise UnexpectedResponse(f"Stripe answered tax={taxes!r}, not an integer")
+    if total <= 0:
+        return Fraction(1)
+    if not 0 <= taxes <= total:
+        raise UnexpectedResponse(
+            f"Stripe answered invoice {invoice.get('id')} with taxes of {taxes} on a total of "
+            f"{total}"
+        )
+    return Fraction(total - taxes, total)
+
+
+def _payment_ids(invoice: dict) -> list[str]:
+    """The payment intents and charges that paid the invoice (its expanded `payments`)."""
+    payments = invoice.get("payments")
+    listed = (payments.get("data") or []) if isinstance(payments, dict) else []
+    ids = []
+    for payment in listed:
+        made = (payment.get("payment") if isinstance(payment, dict) else None) or {}
+        for key in ("payment_intent", "charge"):
+            value = made.get(key)
+            value = value.get("id") if isinstance(value, dict) else value
+            if isinstance(value, str) and value:
+                ids.append(value)
+    return ids
+
+
+def _paid_day(invoice: dict) -> date | None:
+    paid_at = (invoice.get("status_transitions") or {}).get("paid_at")
+    if paid_at is None:
+        return None
+    if isinstance(paid_at, bool) or not isinstance(paid_at, int):
+        raise UnexpectedResponse(f"Stripe answered paid_at={paid_at!r}, not a timestamp")
+    return datetime.fromtimestamp(paid_at, UTC).date()
+
+
+def _per_currency(
+    by_customer: dict[tuple[str, str], Revenue], customer_mrr: list[CustomerMrr]
+) -> dict[str, Revenue]:
+    """The per-currency figures as the sums of the customers' (MRR: of their stored amounts,
+    so that a currency's MRR is exactly the sum of its customers' rows)."""
+    revenue: dict[str, Revenue] = defaultdict(Revenue)
+    for (_, currency), one in by_customer.items():
+        revenue[currency].active += one.active
+        revenue[currency].trialing += one.trialing
+    for row in customer_mrr:
+        revenue[row.currency].mrr += Fraction(row.mrr) * 10 ** exponent_of(row.currency)
+    return revenue
+
+
+def _collected_figures(rows: list[CustomerRevenue]) -> dict[str, Any]:
+    if not rows:
+        return {}
+    collected: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        collected[row.currency] += row.amount
+    return {
+        "collected_from_customers": {c: tidy(a, c) for c, a in sorted(collected.items())},
+        "paying_customers": len({row.customer_ref for row in rows}),
+    }
 
 
 def _revenue_figures(snapshots: list[RevenueSnapshot]) -> dict[str, Any]:

@@ -57,6 +57,16 @@ def currency_of(obj: dict) -> str:
     return code
 
 
+def customer_of(obj: dict) -> str:
+    """The Stripe customer id an object belongs to (expanded or not)."""
+    customer = require(obj, "customer", provider=PROVIDER)
+    if isinstance(customer, dict):
+        customer = require(customer, "id", provider=PROVIDER)
+    if not isinstance(customer, str) or not customer or len(customer) > 255:
+        raise UnexpectedResponse(f"Stripe answered customer={customer!r}, not a customer id")
+    return customer
+
+
 def months_of(recurring: dict) -> Fraction:
     interval, count = recurring.get("interval"), recurring.get("interval_count")
     if interval not in MONTHS_PER_INTERVAL or isinstance(count, bool) or not isinstance(count, int):

@@ -16,6 +16,7 @@ from collectors.sources.stripe_amounts import (
     PROVIDER,
     amount_off,
     currency_of,
+    customer_of,
     fraction_of,
     integer_of,
     minor_of,
@@ -37,18 +38,21 @@ class Revenue:
 
 
 class SubscriptionsMrr:
-    def _revenue(self) -> dict[str, Revenue]:
-        revenue: dict[str, Revenue] = defaultdict(Revenue)
+    def _revenue(self) -> dict[tuple[str, str], Revenue]:
+        """Recurring revenue per (customer, currency): the per-currency figures are their sums
+        (one definition, added up)."""
+        revenue: dict[tuple[str, str], Revenue] = defaultdict(Revenue)
         listing = self.client.v1.subscriptions.list  # without `status`: all but canceled ones
         params = {"expand": SUBSCRIPTION_EXPAND}
         for subscription in self._each("GET /v1/subscriptions", listing, params):
             status = require(subscription, "status", provider=PROVIDER)
+            key = (customer_of(subscription), currency_of(subscription))
             if status in MRR_STATUSES:
-                bucket = revenue[currency_of(subscription)]
+                bucket = revenue[key]
                 bucket.active += 1
                 bucket.mrr += self._subscription_mrr(subscription)
             elif status == "trialing":
-                revenue[currency_of(subscription)].trialing += 1
+                revenue[key].trialing += 1
         return revenue
 
     def _subscription_mrr(self, subscription: dict) -> Fraction:

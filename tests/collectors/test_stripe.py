@@ -19,7 +19,7 @@ import pytest
 import stripe
 import time_machine
 
-from costledger.models import CostEntry, RevenueSnapshot
+from costledger.models import CostEntry, CustomerMrr, CustomerRevenue, RevenueSnapshot
 from tests.collectors.conftest import fixture, run_collector
 from tests.fakeproviders import stripe as fake
 from tests.fakeproviders.stripe import (
@@ -40,6 +40,8 @@ KEY = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 DAY = date(2026, 11, 20)
 SUBSCRIPTIONS = f"{BASE}/v1/subscriptions"
 BALANCE_TRANSACTIONS = f"{BASE}/v1/balance_transactions"
+INVOICES = f"{BASE}/v1/invoices"
+REFUNDS = f"{BASE}/v1/refunds"
 UNAUTHORIZED = {
     "error": {
         "message": "Invalid API Key provided: sk_test_****p7dc",
@@ -59,6 +61,13 @@ def today():
     """DAY is today (UTC): the run writes the revenue snapshot."""
     with time_machine.travel(datetime(2026, 11, 20, 12, tzinfo=UTC), tick=False):
         yield DAY
+
+
+@pytest.fixture(autouse=True)
+def _no_payments(fake_http):
+    """No paid invoice and no refund unless a test serves some (serve(invoices=, refunds=))."""
+    fake_http.get(INVOICES, json=stripe_list([], "/v1/invoices"))
+    fake_http.get(REFUNDS, json=stripe_list([], "/v1/refunds"))
 
 
 @pytest.fixture(autouse=True)
@@ -83,11 +92,13 @@ def serve_pages(fake_http, url: str, pages: list[list[dict]], path: str):
     fake_http.add_callback("GET", url, callback=answer, content_type="application/json")
 
 
-def serve(fake_http, *, subscriptions=(), transactions=()):
+def serve(fake_http, *, subscriptions=(), transactions=(), invoices=(), refunds=()):
     serve_pages(fake_http, SUBSCRIPTIONS, [list(subscriptions)], "/v1/subscriptions")
     fake_http.get(
         BALANCE_TRANSACTIONS, json=stripe_list(list(transactions), "/v1/balance_transactions")
     )
+    fake_http.replace("GET", INVOICES, json=stripe_list(list(invoices), "/v1/invoices"))
+    fake_http.replace("GET", REFUNDS, json=stripe_list(list(refunds), "/v1/refunds"))
 
 
 def serve_coupon(fake_http, body):
@@ -328,8 +339,8 @@ def test_a_past_day_gets_fees_but_no_back_filled_mrr(fake_http, account):
     assert not RevenueSnapshot.objects.exists()
     assert "mrr" not in run.figures
     assert run.notes == [
-        "MRR is a snapshot of now and is not back-filled: for 2026-11-20 only the fees were "
-        "written; today's (2026-11-21) run records the revenue snapshot"
+        "MRR is a snapshot of now and is not back-filled: for 2026-11-20 only the fees and "
+        "payments were written; today's (2026-11-21) run records the revenue snapshot"
     ]
     assert not [c for c in fake_http.calls if c.request.url.startswith(SUBSCRIPTIONS)]
 
@@ -420,7 +431,8 @@ def test_5xx_is_retried_by_the_sdk(fake_http, account):
     with time_machine.travel(datetime(2026, 11, 21, 8, tzinfo=UTC), tick=False):
         run = run_collector("stripe", DAY)
     assert run.status == "ok"
-    assert len(fake_http.calls) == 2
+    fee_calls = [c for c in fake_http.calls if c.request.url.startswith(BALANCE_TRANSACTIONS)]
+    assert len(fee_calls) == 2
 
 
 def test_a_stripe_that_stays_down_fails_with_the_last_error(fake_http, account, settings):
@@ -517,3 +529,137 @@ def test_a_deleted_coupon_is_left_out_with_a_note(fake_http, account, today):
     run = run_collector("stripe", DAY)
     assert (run.status, run.figures["mrr"]) == ("ok", {"USD": "10.00"})
     assert "coupon GONE no longer exists at Stripe" in run.notes[0]
+
+
+# Revenue and MRR per customer. By hand, on DAY:
+# cus_A: invoice of 120.00 with 20.00 tax paid -> 100.00; 24.00 refunded of it (5/6 net) ->
+#   20.00: 80.00 collected.
+# cus_B: an untaxed 50.00 USD invoice, and 30.00 EUR with 5.00 tax -> 25.00 EUR; 7.00 refunded of
+#   a payment on no invoice read (taken in full): 43.00 USD.
+# cus_C: its invoice (60.00 with 10.00 tax) was paid the day before (not counted); 12.00 refunded
+#   of it on DAY -> 10.00 net: -10.00.
+# A failed refund and one of a payment without a customer change nothing.
+def _at(hour: int) -> int:
+    return timestamp(DAY, hour)
+
+
+def _payments():
+    invoices = [
+        fake.invoice("in_A", "cus_A", paid_at=_at(10), total=12000, tax=2000,
+                     payment_intent="pi_A"),
+        fake.invoice("in_B", "cus_B", paid_at=_at(11), total=5000, payment_intent="pi_B"),
+        fake.invoice("in_B2", "cus_B", paid_at=_at(12), total=3000, tax=500,
+                     currency="eur", payment_intent="pi_B2"),
+        fake.invoice("in_C", "cus_C", paid_at=timestamp(DAY - timedelta(days=1), 10), total=6000,
+                     tax=1000, payment_intent="pi_C"),
+    ]  # fmt: skip
+    refunds = [
+        fake.refund("re_A", "cus_A", created=_at(15), amount=2400, payment_intent="pi_A"),
+        fake.refund("re_C", "cus_C", created=_at(16), amount=1200, payment_intent="pi_C"),
+        fake.refund("re_D", "cus_B", created=_at(17), amount=700,
+                    payment_intent="pi_elsewhere"),
+        fake.refund("re_E", "cus_A", created=_at(18), amount=999, payment_intent="pi_A",
+                    status="failed"),
+        fake.refund("re_F", None, created=_at(19), amount=500),
+    ]  # fmt: skip
+    return invoices, refunds
+
+
+def _owned(sub: dict, customer: str) -> dict:
+    sub["customer"] = customer
+    return sub
+
+
+def _collected() -> dict[tuple[str, str], tuple]:
+    return {
+        (r.customer_ref, r.currency): (r.paid, r.refunded, r.amount, r.invoices, r.refunds)
+        for r in CustomerRevenue.objects.filter(day=DAY)
+    }
+
+
+def test_revenue_per_customer_is_paid_invoices_net_of_tax_and_refunds(fake_http, account, today):
+    invoices, refunds = _payments()
+    serve(fake_http, invoices=invoices, refunds=refunds)
+    run = run_collector("stripe", DAY)
+    assert (run.status, run.reason) == ("ok", "")
+    D = Decimal
+    assert _collected() == {
+        ("cus_A", "USD"): (D("100"), D("20"), D("80"), 1, 1),
+        ("cus_B", "USD"): (D("50"), D("7"), D("43"), 1, 1),
+        ("cus_B", "EUR"): (D("25"), D("0"), D("25"), 1, 0),
+        ("cus_C", "USD"): (D("0"), D("10"), D("-10"), 0, 1),
+    }
+    assert run.figures["collected_from_customers"] == {"EUR": "25.00", "USD": "113.00"}
+    assert run.figures["paying_customers"] == 3
+    assert run.notes == [
+        "1 refund of payments not on an invoice paid in the last 60 days: taken in full (no tax "
+        "to take out)",
+        "1 refund of payments without a customer left out of the revenue per customer",
+    ]
+    (invoice_call,) = [c for c in fake_http.calls if c.request.url.startswith(INVOICES)]
+    sent = query(invoice_call)
+    assert sent["status"] == ["paid"] and sent["expand[0]"] == ["data.payments"]
+    assert sent["created[gte]"] == [str(timestamp(DAY - timedelta(days=60)))]
+
+
+def test_revenue_per_customer_rerun_replaces_the_day(fake_http, account, today):
+    invoices, refunds = _payments()
+    serve(fake_http, invoices=invoices, refunds=refunds)
+    run_collector("stripe", DAY)
+    first = _collected()
+    run_collector("stripe", DAY)
+    assert _collected() == first
+    serve(fake_http, invoices=invoices, refunds=[])  # the refunds were reversed at Stripe
+    run_collector("stripe", DAY)
+    assert ("cus_C", "USD") not in _collected()
+    assert _collected()[("cus_A", "USD")][2] == Decimal("100")
+
+
+def test_mrr_per_customer_adds_up_to_the_mrr_per_currency(fake_http, account, today):
+    serve_coupon(fake_http, coupon("FOREVER25", percent_off=25.0))
+    serve(
+        fake_http,
+        subscriptions=[
+            _owned(subscription("sub_1", item(price(2000))), "cus_A"),
+            _owned(
+                subscription("sub_2", item(price(12000, interval="year"), quantity=3),
+                             discounts=[discount("FOREVER25")]),
+                "cus_A",
+            ),
+            _owned(subscription("sub_3", item(price(1500, currency="eur"), quantity=2),
+                                status="past_due", currency="eur"), "cus_B"),
+            _owned(subscription("sub_4", item(price(990)), status="trialing"), "cus_B"),
+            _owned(subscription("sub_5", item(price(333, interval="week"))), "cus_C"),
+        ],
+    )  # fmt: skip
+    run = run_collector("stripe", DAY)
+    assert run.status == "ok", run.reason
+    per_customer = {
+        (m.customer_ref, m.currency): (m.mrr, m.active_subscriptions, m.trialing_subscriptions)
+        for m in CustomerMrr.objects.filter(day=DAY)
+    }
+    # 3.33 a week is 3.33 x 52 / 12 = 14.43 a month
+    assert per_customer == {
+        ("cus_A", "USD"): (Decimal("42.5"), 2, 0),
+        ("cus_B", "EUR"): (Decimal("30"), 1, 0),
+        ("cus_B", "USD"): (Decimal("0"), 0, 1),
+        ("cus_C", "USD"): (Decimal("14.43"), 1, 0),
+    }
+    for currency, snapshot in snapshots().items():
+        mine = [v[0] for (_, c), v in per_customer.items() if c == currency]
+        assert snapshot[0] == sum(mine)
+    assert snapshots()["USD"][:3] == (Decimal("56.93"), 3, 1)
+
+
+def test_an_undocumented_invoice_or_refund_fails_and_writes_nothing(fake_http, account, today):
+    invoices, _ = _payments()
+    invoices[0]["total_taxes"][0]["amount"] = 99_999  # more tax than the invoice's total
+    serve(fake_http, invoices=invoices)
+    run = run_collector("stripe", DAY)
+    assert run.status == "failed" and "taxes of 99999 on a total of 12000" in run.reason
+    _, refunds = _payments()
+    refunds[0]["charge"] = "ch_unexpanded"
+    serve(fake_http, invoices=[], refunds=refunds)
+    run = run_collector("stripe", DAY)
+    assert run.status == "failed" and "'ch_unexpanded' of a refund unexpanded" in run.reason
+    assert not CustomerRevenue.objects.exists() and not CostEntry.objects.exists()

@@ -19,6 +19,8 @@ PAGES = 1
 PAGE_SIZE = 5  # one of each template
 SUBSCRIPTIONS_URL = "/v1/subscriptions"
 BALANCE_TRANSACTIONS_URL = "/v1/balance_transactions"
+INVOICES_URL = "/v1/invoices"
+REFUNDS_URL = "/v1/refunds"
 
 
 # Builders
@@ -161,6 +163,60 @@ def balance_transaction(
     return body
 
 
+def invoice(
+    invoice_id: str,
+    customer: str,
+    *,
+    paid_at: int,
+    total: int,
+    tax: int = 0,
+    amount_paid: int | None = None,
+    currency: str = "usd",
+    payment_intent: str = "",
+) -> dict:
+    """A paid invoice (stripe_invoice.json: "The Invoice object"), its tax in `total_taxes`,
+    paid by `payment_intent` (its expanded `payments`)."""
+    body = fixture("stripe_invoice.json")
+    paid = total if amount_paid is None else amount_paid
+    body.update(
+        id=invoice_id, customer=customer, currency=currency, total=total, amount_due=total,
+        amount_paid=paid, amount_remaining=total - paid, subtotal=total - tax,
+        subtotal_excluding_tax=total - tax, total_excluding_tax=total - tax,
+        created=paid_at - 3600,
+    )  # fmt: skip
+    body["status_transitions"].update(finalized_at=paid_at - 60, paid_at=paid_at)
+    body["total_taxes"][0].update(amount=tax, taxable_amount=total - tax)
+    if not tax:
+        body["total_taxes"] = []
+    payment = body["payments"]["data"][0]
+    payment.update(invoice=invoice_id, amount_paid=paid, amount_requested=total, currency=currency)
+    payment["payment"]["payment_intent"] = payment_intent or f"pi_{invoice_id}"
+    return body
+
+
+def refund(
+    refund_id: str,
+    customer: str | None,
+    *,
+    created: int,
+    amount: int,
+    currency: str = "usd",
+    payment_intent: str = "",
+    status: str = "succeeded",
+) -> dict:
+    """A refund (stripe_refund.json: "The Refund object") with its charge expanded."""
+    body = fixture("stripe_refund.json")
+    body.update(
+        id=refund_id, created=created, amount=amount, currency=currency, status=status,
+        payment_intent=payment_intent or None,
+    )  # fmt: skip
+    body["charge"].update(
+        customer=customer, currency=currency, payment_intent=payment_intent or None,
+        id=f"ch_{refund_id}",
+    )  # fmt: skip
+    return body
+
+
 def timestamp(day: date, hour: int = 0) -> int:
     return int(datetime.combine(day, time(hour), tzinfo=UTC).timestamp())
 
@@ -253,6 +309,25 @@ def _balance_transactions(query, day):
     return stripe_list(data, BALANCE_TRANSACTIONS_URL)
 
 
+# One customer paid a taxed invoice (120.00 of which 20.00 tax: 100.00 net) and got 14.40 back
+# (12.00 net of the same 1/6 of tax): 88.00 collected.
+INVOICE_TOTAL, INVOICE_TAX, REFUNDED = 12000, 2000, 1200
+
+
+def _invoices(query, day):
+    start = int(query.get("created[gte]", [timestamp(day)])[0]) + 60 * 86400  # the lookback
+    paid = invoice("in_fake1", "cus_fake1", paid_at=start + 7200, total=INVOICE_TOTAL,
+                   tax=INVOICE_TAX, payment_intent="pi_fake1")  # fmt: skip
+    return stripe_list([paid], INVOICES_URL)
+
+
+def _refunds(query, day):
+    start = int(query.get("created[gte]", [timestamp(day)])[0])
+    back = refund("re_fake1", "cus_fake1", created=start + 9000, amount=REFUNDED * 12 // 10,
+                  payment_intent="pi_fake1")  # fmt: skip
+    return stripe_list([back], REFUNDS_URL)
+
+
 def expected_today(pages: int | None = None, page_size: int | None = None) -> dict:
     """The revenue figures of a run for today (the server's day), for PAGES x PAGE_SIZE."""
     count = (pages or PAGES) * (page_size or PAGE_SIZE)
@@ -276,6 +351,8 @@ def expected_today(pages: int | None = None, page_size: int | None = None) -> di
 ROUTES = [
     Route("GET", "/stripe/v1/subscriptions", _subscriptions),
     Route("GET", "/stripe/v1/balance_transactions", _balance_transactions),
+    Route("GET", "/stripe/v1/invoices", _invoices),
+    Route("GET", "/stripe/v1/refunds", _refunds),
 ]
 ENV = {"STRIPE_API_URL": "{base}/stripe", "STRIPE_SECRET_KEY": "sk_test_fake_stripe_key"}
 # A past day (the fake-server test runs 2026-11-20): fees only, MRR is never back-filled.
@@ -283,6 +360,8 @@ EXPECTED = {
     "processing_fees": {"USD": "3.79"},
     "product_fees": {"USD": "1.25"},
     "balance_transactions": 4,
+    "collected_from_customers": {"USD": "88.00"},
+    "paying_customers": 1,
 }
 # A run for today: the revenue snapshot too (USD 52.50 = 20.00 + 22.50 + 10.00; EUR 30.00).
 EXPECTED_TODAY = {
