@@ -16,6 +16,7 @@ PRICE_COLUMNS = {
     "cache_write_mtok": "cache write",
     "per_request": "per request",
     "per_image": "per image",
+    "per_search_unit": "per search unit",
 }
 
 
@@ -37,6 +38,9 @@ class ModelPriceForm(forms.ModelForm):
             "cache_write_mtok": "USD per million; empty = billed at the input price.",
             "per_request": "USD per request, on top of tokens.",
             "per_image": "USD per image; empty = images are billed inside the tokens.",
+            "per_search_unit": "USD per search unit (a rerank query of up to 100 documents), "
+            "not per 1,000: Cohere's $2.00 per 1K searches is 0.002. Empty = usage with search "
+            "units stays unpriced.",
             "tiers": 'Long-context prices, e.g. {"input": [{"start": 200000, "price": "6"}]}: '
             "past `start` tokens of context (input + cache), that price applies to all tokens "
             "of the kind.",

@@ -39,6 +39,9 @@ MAX_IMAGES = 100_000
 MAX_LATENCY_MS = 86_400_000  # a day
 MAX_STREAM_MS = 86_400_000  # a day of streaming, for one response
 MAX_BANDWIDTH_BYTES = 10**12  # a terabyte, for one response
+# Cohere bills a rerank per search unit (a query with up to 100 documents, longer documents
+# counted in chunks): 100,000 is ten million documents in one request, 200 USD at 2 USD / 1K.
+MAX_SEARCH_UNITS = 100_000
 MAX_EVENT_COST = Decimal(100_000)  # USD, reported or computed from the price book
 COST_PLACES = 10  # the cost columns' scale: a reported cost with more places is refused
 
@@ -75,6 +78,7 @@ class UsageEvent:
     images: int = 0
     stream_duration_ms: int = 0
     bandwidth_bytes: int = 0
+    search_units: int = 0
     is_error: bool = False
     error_type: str = ""
     latency_ms: int | None = None
@@ -96,6 +100,7 @@ class UsageEvent:
             cache_write_tokens=self.cache_write_tokens,
             reasoning_tokens=self.reasoning_tokens,
             images=self.images,
+            search_units=self.search_units,
         )
 
 
@@ -116,7 +121,8 @@ def event_cost(event: UsageEvent, book: PriceBook) -> tuple[Decimal | None, str,
 
 EVENT_COLUMNS = [
     "event_id", "timestamp", "day", "user_id", "provider", "model", *TOKEN_KINDS, "images",
-    "stream_duration_ms", "bandwidth_bytes", "is_error", "error_type", "latency_ms", "tags",
+    "stream_duration_ms", "bandwidth_bytes", "search_units", "is_error", "error_type",
+    "latency_ms", "tags",
     "cost", "currency", "cost_source", "price_id", "ingest_key", "received_at",
 ]  # fmt: skip
 
@@ -127,7 +133,7 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
         event.event_id, event.timestamp, event.day, event.user_id, event.provider, event.model,
         event.input_tokens, event.output_tokens, event.cache_read_tokens,
         event.cache_write_tokens, event.reasoning_tokens, event.images,
-        event.stream_duration_ms, event.bandwidth_bytes, event.is_error,
+        event.stream_duration_ms, event.bandwidth_bytes, event.search_units, event.is_error,
         event.error_type, event.latency_ms, msgspec.json.encode(event.tags or {}).decode(),
         cost, "USD", cost_source, price_id, ingest_key, now,
     )  # fmt: skip
@@ -139,8 +145,8 @@ def _event_row(event: UsageEvent, costed, ingest_key: str, now: datetime) -> tup
 BATCH_TABLE = "costledger_llm_ingest_batch"
 BATCH_TYPES = [
     "text", "timestamptz", "date", "text", "text", "text", *["int8"] * len(TOKEN_KINDS), "int4",
-    "int8", "int8", "bool", "text", "int4", "text", "numeric", "text", "text", "int8", "text",
-    "timestamptz",
+    "int8", "int8", "int4", "bool", "text", "int4", "text", "numeric", "text", "text", "int8",
+    "text", "timestamptz",
 ]  # fmt: skip
 BATCH_CREATE = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {BATCH_TABLE} ("

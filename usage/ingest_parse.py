@@ -17,6 +17,7 @@ from usage.events import (
     MAX_EVENT_COST,
     MAX_IMAGES,
     MAX_LATENCY_MS,
+    MAX_SEARCH_UNITS,
     MAX_STREAM_MS,
     MAX_TOKENS,
     UsageEvent,
@@ -36,12 +37,14 @@ COUNT_FIELDS = (
     "images",
     "stream_duration_ms",
     "bandwidth_bytes",
+    "search_units",
 )
 LIMITS = {
     **dict.fromkeys(COUNT_FIELDS, MAX_TOKENS),
     "images": MAX_IMAGES,
     "stream_duration_ms": MAX_STREAM_MS,
     "bandwidth_bytes": MAX_BANDWIDTH_BYTES,
+    "search_units": MAX_SEARCH_UNITS,
     "latency_ms": MAX_LATENCY_MS,
 }
 FIELDS = {
@@ -241,6 +244,7 @@ class _EventIn(msgspec.Struct, forbid_unknown_fields=True):
     images: Annotated[int, msgspec.Meta(ge=0, le=MAX_IMAGES)] = 0
     stream_duration_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_STREAM_MS)] = 0
     bandwidth_bytes: Annotated[int, msgspec.Meta(ge=0, le=MAX_BANDWIDTH_BYTES)] = 0
+    search_units: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEARCH_UNITS)] = 0
     cost: msgspec.Raw = msgspec.Raw(b"null")  # a string cost goes to `_cost` (DECIMAL_TEXT)
     currency: str | None = None
     status: Literal["ok", "error"] = "ok"
@@ -303,6 +307,7 @@ def batch_fast(
                 cache_read_tokens=e.cache_read_tokens, cache_write_tokens=e.cache_write_tokens,
                 reasoning_tokens=e.reasoning_tokens, images=e.images,
                 stream_duration_ms=e.stream_duration_ms, bandwidth_bytes=e.bandwidth_bytes,
+                search_units=e.search_units,
                 is_error=e.status == "error", error_type=e.error_type, latency_ms=e.latency_ms,
                 tags=e.tags, cost=cost,
             )

@@ -1,9 +1,11 @@
 """The LLM price book: what a model costs on a day, and the exact cost of a request's usage.
 
 Prices are ModelPrice rows: seeded from the pinned `genai-prices` package's bundled offline data
-by `manage.py load_prices` (source "genai-prices"), overridden by rows entered in the admin
-(source "admin"). For a (provider, model) and a day, the row with the latest `effective_from`
-on or before the day wins; on the same date an admin row beats a package row.
+and its supplement (usage.price_supplement: models the package does not price, such as Cohere's
+rerank and embed v3) by `manage.py load_prices` (source "genai-prices"), overridden by rows
+entered in the admin (source "admin"). For a (provider, model) and a day, the row with the
+latest `effective_from` on or before the day wins; on the same date an admin row beats a
+package row.
 
 Model names are resolved with genai-prices' own matching, so "gpt-4o-2024-08-06" is priced as
 "gpt-4o" and "claude-sonnet-4-5-20250929" as "claude-sonnet-4-5", unless a row exists for the
@@ -25,6 +27,7 @@ from genai_prices import types as gp
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 
 from usage.models import ModelPrice, PriceSource
+from usage.price_supplement import SUPPLEMENT
 
 # The effective date of a package price that has no start date: before any LLM API existed.
 ALWAYS = date(2000, 1, 1)
@@ -45,12 +48,14 @@ class TokenUsage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     images: int = 0
+    search_units: int = 0  # rerank searches, as the provider bills them
     requests: int = 1
 
 
 class PriceMissing(ValueError):
     """The price row has no price for a kind of token the usage has (an embedding model's row
-    and output tokens): the usage is unpriced, never costed at 0 for that kind."""
+    and output tokens), or for its search units: the usage is unpriced, never costed at 0 for
+    that kind."""
 
 
 def _tiered(base: Decimal | None, tiers: list[dict] | None, context_tokens: int) -> Decimal | None:
@@ -72,10 +77,13 @@ def usage_cost(*, usage: TokenUsage, price: ModelPrice) -> Decimal:
     row has no cache price (the industry rule: OpenAI bills no cache writes, and a provider
     without caching bills those tokens as plain input); plus per_request x requests and
     per_image x images when the row has them (images without a per-image price are taken as
-    billed inside the input tokens, as OpenAI, Anthropic and Google bill vision input).
-    Long-context tiers apply when input + cache read + cache write tokens pass a tier's start.
+    billed inside the input tokens, as OpenAI, Anthropic and Google bill vision input);
+    plus per_search_unit x search units (a rerank: nothing else bills them, so a row without
+    that price cannot price them). Long-context tiers apply when input + cache read + cache
+    write tokens pass a tier's start.
 
-    Raises PriceMissing when the usage has tokens of a kind the row cannot price.
+    Raises PriceMissing when the usage has tokens of a kind, or search units, the row cannot
+    price.
     """
     tiers = price.tiers or {}
     context = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
@@ -102,6 +110,8 @@ def usage_cost(*, usage: TokenUsage, price: ModelPrice) -> Decimal:
             missing.append(kind)
         else:
             token_cost += rate * tokens
+    if usage.search_units and price.per_search_unit is None:
+        missing.append("search unit")
     if missing:
         raise PriceMissing(
             f"{price} has no {' or '.join(missing)} price: add one in the admin (Price book) "
@@ -112,6 +122,8 @@ def usage_cost(*, usage: TokenUsage, price: ModelPrice) -> Decimal:
         cost += price.per_request * usage.requests
     if price.per_image is not None:
         cost += price.per_image * usage.images
+    if price.per_search_unit is not None:
+        cost += price.per_search_unit * usage.search_units
     return cost
 
 
@@ -222,6 +234,7 @@ PRICE_FIELDS = (
     "cache_write_mtok",
     "per_request",
     "per_image",
+    "per_search_unit",
     "tiers",
     "notes",
 )
@@ -318,13 +331,42 @@ def _model_rows(provider: str, model: gp.ModelInfo, skipped: list[str]) -> list[
     return rows
 
 
+def _supplement_rows(packaged: set[tuple[str, str]], skipped: list[str]) -> list[ModelPrice]:
+    """The supplement's prices (usage.price_supplement), but for models the package prices."""
+    rows = []
+    for entry in SUPPLEMENT:
+        name = (entry.provider, entry.model)
+        if name in packaged or price_key(*name) != name:
+            skipped.append(
+                f"{'/'.join(name)}: priced by genai-prices now, the supplement's price is left "
+                "out (delete it from usage/price_supplement.py)"
+            )
+            continue
+        row = ModelPrice(
+            provider=entry.provider,
+            model=entry.model,
+            effective_from=entry.effective_from,
+            source=PriceSource.PACKAGE,
+            currency="USD",
+            tiers={},
+            notes=f"Not in genai-prices: bundled supplement (usage/price_supplement.py), from "
+            f"{entry.source}.",
+        )
+        for column, price in entry.prices.items():
+            setattr(row, column, Decimal(price))
+        rows.append(row)
+    return rows
+
+
 def package_prices() -> tuple[list[ModelPrice], list[str]]:
-    """The package's prices as unsaved ModelPrice rows, and what was left out."""
+    """The package's prices and its supplement's as unsaved ModelPrice rows, and what was left
+    out."""
     rows: list[ModelPrice] = []
     skipped: list[str] = []
     for provider in get_snapshot().providers:
         for model in provider.models:
             rows.extend(_model_rows(_slug(provider.id), model, skipped))
+    rows.extend(_supplement_rows({(row.provider, row.model) for row in rows}, skipped))
     return rows, skipped
 
 
@@ -338,8 +380,9 @@ def _differs(stored: ModelPrice, row: ModelPrice) -> bool:
 
 @transaction.atomic
 def model_prices_load() -> PriceLoad:
-    """Upsert the package's prices as "genai-prices" rows, writing only what changed, so that a
-    re-run writes nothing. Rows entered in the admin are never touched."""
+    """Upsert the package's prices and its supplement's as "genai-prices" rows, writing only
+    what changed, so that a re-run writes nothing. Rows entered in the admin are never
+    touched."""
     rows, skipped = package_prices()
     # One row per key: PostgreSQL refuses an ON CONFLICT that touches the same row twice.
     rows = list({_key(row): row for row in rows}.values())

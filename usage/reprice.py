@@ -31,7 +31,7 @@ def _as_usage_event(stored: LlmUsageEvent) -> UsageEvent:
         timestamp=stored.timestamp,
         provider=stored.provider,
         model=stored.model,
-        **{name: getattr(stored, name) for name in (*TOKEN_KINDS, "images")},
+        **{name: getattr(stored, name) for name in (*TOKEN_KINDS, "images", "search_units")},
     )
 
 

@@ -63,6 +63,7 @@ COUNTED = (
     Counted("images", "sum(images)"),
     Counted("stream_duration_ms", "sum(stream_duration_ms)"),
     Counted("bandwidth_bytes", "sum(bandwidth_bytes)"),
+    Counted("search_units", "sum(search_units)"),
 )
 TOKEN_KINDS = tuple(c.name for c in COUNTED if c.tokens)
 # The tag sums count the requests carrying a tag value, the unpriced ones, and their cost.

@@ -52,6 +52,7 @@ class UsageCounts:
     images: int = 0
     stream_duration_ms: int = 0
     bandwidth_bytes: int = 0
+    search_units: int = 0
     cost: Decimal | None = None
 
     @property

@@ -19,6 +19,7 @@ from usage.events import (
     MAX_EVENT_COST,
     MAX_IMAGES,
     MAX_LATENCY_MS,
+    MAX_SEARCH_UNITS,
     MAX_TOKENS,
 )
 from usage.ingest import MAX_BYTES, usage_events
@@ -72,6 +73,7 @@ def test_the_largest_value_of_every_field_is_stored_exactly(client, key):
         "model": "m" * 200,
         **dict.fromkeys(TOKENS, MAX_TOKENS),
         "images": MAX_IMAGES,
+        "search_units": MAX_SEARCH_UNITS,
         "status": "error",
         "error_type": "e" * 100,
         "latency_ms": MAX_LATENCY_MS,
@@ -84,8 +86,8 @@ def test_the_largest_value_of_every_field_is_stored_exactly(client, key):
     response = post(client, key, [largest, earliest])
     assert response.status_code == 200, response.json()
     stored = LlmUsageEvent.objects.get(event_id=largest["event_id"])
-    for name in ("user_id", "provider", "model", *TOKENS, "images", "error_type", "latency_ms",
-                 "tags"):  # fmt: skip
+    for name in ("user_id", "provider", "model", *TOKENS, "images", "search_units", "error_type",
+                 "latency_ms", "tags"):  # fmt: skip
         assert getattr(stored, name) == largest[name], name
     assert stored.timestamp == NOW + timedelta(hours=1) and stored.is_error
     assert stored.cost == Decimal("99999.9999999999")
@@ -93,6 +95,7 @@ def test_the_largest_value_of_every_field_is_stored_exactly(client, key):
     assert first.timestamp == datetime(2000, 1, 1, tzinfo=UTC) and first.cost == MAX_EVENT_COST
     rollup = LlmUsageDaily.objects.get(day=date(2026, 11, 20))
     assert (rollup.input_tokens, rollup.latency_ms_sum) == (MAX_TOKENS, MAX_LATENCY_MS)
+    assert rollup.search_units == MAX_SEARCH_UNITS
     assert rollup.cost == Decimal("99999.9999999999")
 
 
@@ -102,6 +105,8 @@ def test_the_largest_value_of_every_field_is_stored_exactly(client, key):
         *[(name, MAX_TOKENS + 1, "is over 100,000,000") for name in TOKENS],
         ("images", MAX_IMAGES + 1, "is over 100,000"),
         ("images", 2**32, "is over 100,000"),  # a 32-bit column would have stored 0
+        ("search_units", MAX_SEARCH_UNITS + 1, "is over 100,000"),
+        ("search_units", 2**32, "is over 100,000"),
         ("latency_ms", MAX_LATENCY_MS + 1, "is over 86,400,000"),
         ("latency_ms", 4294967296, "is over 86,400,000"),
         ("event_id", "e" * 201, "longer than 200"),
@@ -358,7 +363,7 @@ TAGS = st.one_of(
 STRINGS = ("event_id", "provider", "model", "user_id", "error_type")
 HOSTILE = {
     **dict.fromkeys(STRINGS, HOSTILE_TEXT),
-    **dict.fromkeys((*TOKENS, "images", "latency_ms"), HOSTILE_NUMBER),
+    **dict.fromkeys((*TOKENS, "images", "search_units", "latency_ms"), HOSTILE_NUMBER),
     "timestamp": TIMES,
     "cost": COSTS,
     "currency": st.sampled_from(["EUR", "usd", "USD\x00", "", None]),
@@ -413,7 +418,7 @@ def _assert_stored_as_sent(stored: LlmUsageEvent, sent: dict) -> None:
         assert getattr(stored, name) == sent[name]
     for name in ("user_id", "error_type"):
         assert getattr(stored, name) == (sent.get(name) or "")
-    for name in (*TOKENS, "images"):
+    for name in (*TOKENS, "images", "search_units"):
         assert getattr(stored, name) == int(sent.get(name) or 0), name
     latency = sent.get("latency_ms")
     assert stored.latency_ms == (None if latency is None else int(latency))

@@ -14,14 +14,17 @@ from usage.tiers import TIER_KINDS, tiers_problems, tiers_size_problems
 
 
 class PriceSource(models.TextChoices):
-    PACKAGE = "genai-prices", "genai-prices (bundled)"
+    # Bundled with the app: the pinned genai-prices package, and its supplement
+    # (usage.price_supplement) for what the package does not price.
+    PACKAGE = "genai-prices", "Bundled (genai-prices or its supplement)"
     ADMIN = "admin", "Entered in the admin"
 
 
 class ModelPrice(models.Model):
     """What a provider charges for a model from `effective_from` on, in USD per million tokens
-    (per request and per image as they are). Rows from the bundled price package are loaded by
-    `manage.py load_prices`; a row entered in the admin overrides them from its date.
+    (per request, per image and per search unit as they are). Rows from the bundled price
+    package and its supplement are loaded by `manage.py load_prices`; a row entered in the
+    admin overrides them from its date.
 
     `tiers` holds long-context tiers as {"input": [{"start": 200000, "price": "6"}], ...}: once
     a request's input passes `start` tokens, that price applies to all its tokens of the kind.
@@ -38,6 +41,8 @@ class ModelPrice(models.Model):
     cache_write_mtok = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
     per_request = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
     per_image = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    # Per unit, as per_request and per_image: Cohere's "$2.00 per 1K searches" is 0.002.
+    per_search_unit = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
     tiers = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)

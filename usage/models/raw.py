@@ -39,6 +39,10 @@ class LlmUsageEvent(models.Model):
     # A streamed response's duration and size (customer billing charges them).
     stream_duration_ms = models.PositiveBigIntegerField(default=0)
     bandwidth_bytes = models.PositiveBigIntegerField(default=0)
+    # Rerank searches as the provider bills them (Cohere's meta.billed_units.search_units).
+    # A default in the database too: SQL written before the column (the benchmarks') still
+    # inserts.
+    search_units = models.PositiveIntegerField(default=0, db_default=0)
     is_error = models.BooleanField(default=False)
     error_type = models.CharField(max_length=100, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
