@@ -25,11 +25,13 @@ of each customer by the same definition (a currency's MRR is the sum of its cust
 what each customer paid per day and currency, net of tax and refunds: invoices with status `paid`
 by the day of `status_transitions.paid_at`, `amount_paid` less its tax share (`total_taxes`, or
 `tax` before API version 2025-03-31: share = (total - taxes) / total); refunds (`succeeded` or
-`pending`) by the day made, their charge expanded for its customer, less the tax share of the
-invoice that payment paid (matched through the invoice's expanded `payments`), or in full when
-that invoice is not among those read (created up to INVOICE_LOOKBACK before the window).
-Stripe filters invoices on `created` only, hence the lookback. docs.stripe.com/api/invoices/object,
-/api/refunds/object, /api/invoice-payment/object.
+`pending`) by the day made, of the refund's customer (or its expanded charge's), less the tax
+share of the invoice that payment paid: matched through the expanded `payments` of the invoices
+read (created up to INVOICE_LOOKBACK before the window: Stripe filters invoices on `created`
+only), else looked up by its payment intent (GET /v1/invoice_payments). A refund of a payment
+that paid no invoice is left out, as that payment never counted as paid; so are objects
+without a customer (a guest payment, a `customer_account`), each with a note.
+docs.stripe.com/api/invoices/object, /api/refunds/object, /api/invoice-payment/object.
 
 MRR is a snapshot of the moment it is read: it is written for today only and never back-filled.
 Subscriptions are read one page at a time and added up as they arrive, so memory stays flat
@@ -238,7 +240,9 @@ class StripeCollector(SubscriptionsMrr, Collector):
         """Per (day, customer, currency): the paid invoices (by the day paid) net of their tax,
         and the refunds (by the day made) net of the tax of the invoice they pay back."""
         days: dict[tuple[date, str, str], CustomerDay] = defaultdict(CustomerDay)
-        net_share: dict[str, Fraction] = {}  # payment intent or charge -> its invoice's net share
+        # payment intent or charge -> the net share of the invoice it paid (None: it paid none)
+        net_share: dict[str, Fraction | None] = {}
+        anonymous_invoices = 0
         params = {
             "status": "paid",
             "created": {
@@ -253,14 +257,18 @@ class StripeCollector(SubscriptionsMrr, Collector):
                 net_share[payment] = share
             day = _paid_day(invoice)
             if day and window.start <= day < window.end:
-                bucket = days[(day, customer_of(invoice), currency_of(invoice))]
+                customer = _customer_or_none(invoice)
+                if customer is None:
+                    anonymous_invoices += 1
+                    continue
+                bucket = days[(day, customer, currency_of(invoice))]
                 bucket.paid += integer_of(invoice, "amount_paid") * share
                 bucket.invoices += 1
         params = {
             "created": {"gte": unix_start(window.start), "lt": unix_start(window.end)},
             "expand": ["data.charge"],
         }
-        gross, anonymous = 0, 0
+        not_invoiced, anonymous = 0, 0
         for refund in self._each("GET /v1/refunds", self.client.v1.refunds.list, params):
             if require(refund, "status", provider=PROVIDER) not in REFUNDED_STATUSES:
                 continue
@@ -270,29 +278,56 @@ class StripeCollector(SubscriptionsMrr, Collector):
                     f"Stripe answered the charge {charge!r} of a refund unexpanded, although the "
                     "request asked to expand it"
                 )
-            if not isinstance(charge, dict) or not charge.get("customer"):
-                anonymous += 1  # a payment of no customer, or not a charge: no revenue of one
-                continue
-            share = net_share.get(refund.get("payment_intent") or "") or net_share.get(
-                charge.get("id") or ""
+            customer = _customer_or_none(refund) or (
+                _customer_or_none(charge) if isinstance(charge, dict) else None
             )
+            if customer is None:
+                anonymous += 1  # a payment of no customer: no customer's revenue to reduce
+                continue
+            share = self._refunded_share(refund, charge, net_share)
             if share is None:
-                share, gross = Fraction(1), gross + 1
+                not_invoiced += 1  # its payment was never counted as paid: nor is the refund
+                continue
             day = datetime.fromtimestamp(integer_of(refund, "created"), UTC).date()
-            bucket = days[(day, customer_of(charge), currency_of(refund))]
+            bucket = days[(day, customer, currency_of(refund))]
             bucket.refunded += integer_of(refund, "amount") * share
             bucket.refunds += 1
-        if gross:
-            self.notes.append(
-                f"{gross} refund{'s' if gross != 1 else ''} of payments not on an invoice paid "
-                f"in the last {INVOICE_LOOKBACK.days} days: taken in full (no tax to take out)"
-            )
-        if anonymous:
-            self.notes.append(
-                f"{anonymous} refund{'s' if anonymous != 1 else ''} of payments without a "
-                "customer left out of the revenue per customer"
-            )
+        for count, what in (
+            (anonymous_invoices, "paid invoice{s} without a customer"),
+            (anonymous, "refund{s} of payments without a customer"),
+            (not_invoiced, "refund{s} of payments on no invoice (never counted as paid)"),
+        ):
+            if count:
+                said = what.format(s="s" if count != 1 else "")
+                self.notes.append(f"{count} {said} left out of the revenue per customer")
         return days
+
+    def _refunded_share(
+        self, refund: dict, charge: dict | None, net_share: dict[str, Fraction | None]
+    ) -> Fraction | None:
+        """The net-of-tax share of the invoice the refunded payment paid: from the invoices
+        read in this run, else looked up by its payment intent (an invoice paid before the
+        lookback); None when the payment paid no invoice."""
+        intent = refund.get("payment_intent") or (charge or {}).get("payment_intent")
+        intent = intent.get("id") if isinstance(intent, dict) else intent
+        charge_id = (charge or {}).get("id")
+        for key in (intent, charge_id):
+            if isinstance(key, str) and key in net_share:
+                return net_share[key]
+        if not isinstance(intent, str) or not intent:
+            return None
+        params = {
+            "payment": {"type": "payment_intent", "payment_intent": intent},
+            "expand": ["data.invoice"],
+        }
+        listing = self.client.v1.invoice_payments.list
+        share = None
+        for payment in self._each("GET /v1/invoice_payments", listing, params):
+            invoice = payment.get("invoice")
+            if isinstance(invoice, dict):
+                share = _net_share(invoice)
+        net_share[intent] = share
+        return share
 
     def _customer_revenue(
         self, payments: dict[tuple[date, str, str], CustomerDay]
@@ -524,6 +559,12 @@ def _net_share(invoice: dict) -> Fraction:
             f"{total}"
         )
     return Fraction(total - taxes, total)
+
+
+def _customer_or_none(obj: dict) -> str | None:
+    """The object's customer id, or None when it has none (a guest payment; an invoice of a
+    customer held as an account: `customer_account`, which no billing customer links to)."""
+    return customer_of(obj) if obj.get("customer") else None
 
 
 def _payment_ids(invoice: dict) -> list[str]:

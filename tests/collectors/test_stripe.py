@@ -533,9 +533,10 @@ def test_a_deleted_coupon_is_left_out_with_a_note(fake_http, account, today):
 
 # Revenue and MRR per customer. By hand, on DAY:
 # cus_A: invoice of 120.00 with 20.00 tax paid -> 100.00; 24.00 refunded of it (5/6 net) ->
-#   20.00: 80.00 collected.
+#   20.00; 6.00 refunded of an invoice paid long ago (24.00 with 4.00 tax, found by its payment
+#   intent) -> 5.00: 75.00 collected.
 # cus_B: an untaxed 50.00 USD invoice, and 30.00 EUR with 5.00 tax -> 25.00 EUR; 7.00 refunded of
-#   a payment on no invoice read (taken in full): 43.00 USD.
+#   a payment that paid no invoice: left out (that payment was never counted): 50.00 USD.
 # cus_C: its invoice (60.00 with 10.00 tax) was paid the day before (not counted); 12.00 refunded
 #   of it on DAY -> 10.00 net: -10.00.
 # A failed refund and one of a payment without a customer change nothing.
@@ -561,8 +562,26 @@ def _payments():
         fake.refund("re_E", "cus_A", created=_at(18), amount=999, payment_intent="pi_A",
                     status="failed"),
         fake.refund("re_F", None, created=_at(19), amount=500),
+        fake.refund("re_G", "cus_A", created=_at(20), amount=600, payment_intent="pi_old"),
     ]  # fmt: skip
     return invoices, refunds
+
+
+def _serve_invoice_payments(fake_http):
+    """What GET /v1/invoice_payments finds by payment intent: pi_old paid an invoice of two
+    months ago (24.00 with 4.00 tax); pi_elsewhere paid none."""
+    old = fake.invoice("in_old", "cus_A", paid_at=timestamp(DAY - timedelta(days=70), 9),
+                       total=2400, tax=400, payment_intent="pi_old")  # fmt: skip
+    paid = {**old["payments"]["data"][0], "invoice": old}
+
+    def answer(request):
+        intent = parse_qs(urlsplit(request.url).query)["payment[payment_intent]"][0]
+        found = [paid] if intent == "pi_old" else []
+        return 200, {}, json.dumps(stripe_list(found, "/v1/invoice_payments"))
+
+    fake_http.add_callback(
+        "GET", f"{BASE}/v1/invoice_payments", callback=answer, content_type="application/json"
+    )
 
 
 def _owned(sub: dict, customer: str) -> dict:
@@ -580,22 +599,25 @@ def _collected() -> dict[tuple[str, str], tuple]:
 def test_revenue_per_customer_is_paid_invoices_net_of_tax_and_refunds(fake_http, account, today):
     invoices, refunds = _payments()
     serve(fake_http, invoices=invoices, refunds=refunds)
+    _serve_invoice_payments(fake_http)
     run = run_collector("stripe", DAY)
     assert (run.status, run.reason) == ("ok", "")
     D = Decimal
     assert _collected() == {
-        ("cus_A", "USD"): (D("100"), D("20"), D("80"), 1, 1),
-        ("cus_B", "USD"): (D("50"), D("7"), D("43"), 1, 1),
+        ("cus_A", "USD"): (D("100"), D("25"), D("75"), 1, 2),
+        ("cus_B", "USD"): (D("50"), D("0"), D("50"), 1, 0),
         ("cus_B", "EUR"): (D("25"), D("0"), D("25"), 1, 0),
         ("cus_C", "USD"): (D("0"), D("10"), D("-10"), 0, 1),
     }
-    assert run.figures["collected_from_customers"] == {"EUR": "25.00", "USD": "113.00"}
+    assert run.figures["collected_from_customers"] == {"EUR": "25.00", "USD": "115.00"}
     assert run.figures["paying_customers"] == 3
     assert run.notes == [
-        "1 refund of payments not on an invoice paid in the last 60 days: taken in full (no tax "
-        "to take out)",
         "1 refund of payments without a customer left out of the revenue per customer",
+        "1 refund of payments on no invoice (never counted as paid) left out of the revenue per "
+        "customer",
     ]
+    lookups = [c for c in fake_http.calls if "/v1/invoice_payments" in c.request.url]
+    assert [query(c)["payment[payment_intent]"] for c in lookups] == [["pi_elsewhere"], ["pi_old"]]
     (invoice_call,) = [c for c in fake_http.calls if c.request.url.startswith(INVOICES)]
     sent = query(invoice_call)
     assert sent["status"] == ["paid"] and sent["expand[0]"] == ["data.payments"]
@@ -605,6 +627,7 @@ def test_revenue_per_customer_is_paid_invoices_net_of_tax_and_refunds(fake_http,
 def test_revenue_per_customer_rerun_replaces_the_day(fake_http, account, today):
     invoices, refunds = _payments()
     serve(fake_http, invoices=invoices, refunds=refunds)
+    _serve_invoice_payments(fake_http)
     run_collector("stripe", DAY)
     first = _collected()
     run_collector("stripe", DAY)
@@ -613,6 +636,15 @@ def test_revenue_per_customer_rerun_replaces_the_day(fake_http, account, today):
     run_collector("stripe", DAY)
     assert ("cus_C", "USD") not in _collected()
     assert _collected()[("cus_A", "USD")][2] == Decimal("100")
+
+
+def test_an_invoice_without_a_customer_is_left_out_with_a_note(fake_http, account, today):
+    held = fake.invoice("in_acct", "cus_X", paid_at=_at(10), total=1000)
+    held["customer"], held["customer_account"] = None, "acct_1Nv0FGQ9RKHgCVdK"
+    serve(fake_http, invoices=[held])
+    run = run_collector("stripe", DAY)
+    assert run.status == "ok" and not CustomerRevenue.objects.exists()
+    assert "1 paid invoice without a customer left out of the revenue per customer" in run.notes
 
 
 def test_mrr_per_customer_adds_up_to_the_mrr_per_currency(fake_http, account, today):
