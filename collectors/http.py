@@ -217,8 +217,8 @@ class ProviderHTTP:
             if path:
                 seen.add(path)
 
-    def request_json(self, method: str, path: str, *, params=None, json=None) -> Any:
-        response = self.request(method, path, params=params, json=json)
+    def request_json(self, method: str, path: str, *, params=None, json=None, data=None) -> Any:
+        response = self.request(method, path, params=params, json=json, data=data)
         try:
             # Money arrives as JSON numbers from some providers: read them as Decimal directly,
             # never through float.
@@ -240,7 +240,10 @@ class ProviderHTTP:
                 f"({response.headers.get('Content-Type', 'no content type')})"
             ) from None
 
-    def request(self, method: str, path: str, *, params=None, json=None) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, params=None, json=None, data=None
+    ) -> requests.Response:
+        """`json` or `data` (a form, as OAuth token endpoints take) is the body."""
         url = self.url(path)
         retries = settings.COLLECTOR_HTTP_RETRIES if self.retries is None else self.retries
         timeout = settings.COLLECTOR_HTTP_TIMEOUT if self.timeout is None else self.timeout
@@ -250,7 +253,7 @@ class ProviderHTTP:
             response = None
             try:
                 response = self.session.request(
-                    method, url, params=params, json=json, timeout=timeout
+                    method, url, params=params, json=json, data=data, timeout=timeout
                 )
             except (
                 requests.Timeout,

@@ -14,6 +14,7 @@ COLLECTOR_PATHS = {
     "openai": "collectors.sources.openai.OpenAICollector",
     "anthropic": "collectors.sources.anthropic.AnthropicCollector",
     "openrouter": "collectors.sources.openrouter.OpenRouterCollector",
+    "paypal": "collectors.sources.paypal.PayPalCollector",
     "ecb": "collectors.sources.ecb.ECBRatesCollector",
 }
 COLLECTOR_NAMES = list(COLLECTOR_PATHS)

@@ -14,7 +14,7 @@ SOURCES = {
     "revenue": ["stripe"],
     Category.LLM: ["openai", "anthropic", "openrouter", "llm_prometheus"],
     Category.INFRASTRUCTURE: ["digitalocean", "supabase", "weaviate"],
-    Category.PAYMENTS: ["stripe"],
+    Category.PAYMENTS: ["stripe", "paypal"],
     Category.COMMUNICATIONS: ["twilio"],
 }
 

@@ -42,6 +42,7 @@ LAST_PATH = {
     "openai": r"/v1/organization/costs$",
     "anthropic": r"/v1/organizations/cost_report$",
     "openrouter": r"/v1/activity$",
+    "paypal": r"/v1/reporting/transactions$",
     "ecb": r"/eurofxref-hist-90d\.xml$",
 }
 ERROR_BODY = json.dumps({"error": {"message": "something went wrong"}})
@@ -145,7 +146,8 @@ def serve(fake_http, name: str, fault=None) -> None:
         return route.status, {"Content-Type": route.content_type}, route.encoded(body)
 
     pattern = re.compile(rf"https://{re.escape(host(name))}/.*")
-    fake_http.add_callback("GET", pattern, callback=answer, content_type=None)
+    for method in ("GET", "POST"):  # POST: an OAuth token (PayPal)
+        fake_http.add_callback(method, pattern, callback=answer, content_type=None)
 
 
 def sync_metrics(*names: str) -> tuple[int, dict]:

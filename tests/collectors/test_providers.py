@@ -56,8 +56,15 @@ CONFIG = {
         "OPENROUTER_API_KEY": "sk-or-v1-S3CR3T_openrouter",
         "OPENROUTER_API_URL": "https://or.test/api",
     },
+    "paypal": {
+        "PAYPAL_CLIENT_ID": "AbCdEf-paypal-client-id",
+        "PAYPAL_CLIENT_SECRET": "S3CR3T_paypal_client_secret",
+        "PAYPAL_API_URL": "https://pp.test",
+    },
     "ecb": {"ECB_RATES_URL": "https://ecb.test/stats/eurofxref/eurofxref-hist-90d.xml"},
 }
+# Before the probe, what a collector must ask first: PayPal's OAuth access token (a POST).
+TOKENS = {"paypal": ("https://pp.test/v1/oauth2/token", "paypal_oauth_token.json")}
 # Per collector: the URL Test connection requests, and the documented answer (an example).
 PROBES = {
     "digitalocean": (
@@ -125,6 +132,10 @@ PROBES = {
     "openrouter": (
         "https://or.test/api/v1/activity",
         lambda: fixture("openrouter_activity.json", day="2026-12-01"),
+    ),
+    "paypal": (
+        "https://pp.test/v1/reporting/transactions",
+        lambda: fixture("paypal_transactions.json", day="2026-12-01"),
     ),
     # The ECB's feed is XML (text): answered as it is.
     "ecb": (
@@ -282,12 +293,16 @@ def test_connection_ok_says_the_status_and_the_time_and_writes_nothing(
     configure(settings, name)
     url, body = PROBES[name]
     fake_http.get(url, **answered(body()))
+    if name in TOKENS:
+        token_url, token = TOKENS[name]
+        fake_http.post(token_url, json=fixture(token))
     response = connection_tested(client, name)
     assert response.redirect_chain == [(PROVIDERS, 302)]
     (message,) = page_messages(response)
     provider = collector_class(name).provider_name
     assert re.fullmatch(rf"{provider}: connection OK, HTTP 200 in \d+ ms \(GET /.+\)\.", message)
-    (call,) = fake_http.calls  # one request, read-only
+    calls = [c for c in fake_http.calls if c.request.url != TOKENS.get(name, ("",))[0]]
+    (call,) = calls  # one request, read-only (after the access token where one is needed)
     assert call.request.method == "GET" and call.request.url.startswith(url)
     assert_no_secret(response)
     assert_nothing_written()

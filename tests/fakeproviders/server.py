@@ -36,6 +36,7 @@ PROVIDERS = [
     "openai",
     "anthropic",
     "openrouter",
+    "paypal",
     "ecb",
 ]
 
