@@ -165,9 +165,11 @@ def _add_usage(parties: dict, start: date, end: date, rates: _Rates) -> None:
 def _add_invoiced(parties: dict, start: date, end: date, rates: _Rates) -> None:
     """The finalized invoices of the piece's month net of VAT, less the credit notes against
     them; a piece of a month takes its share of the month by days. Converted at the rate of
-    the piece's last day."""
+    its month's last day, whatever part of the month is asked (so the parts of a month add up
+    to the month)."""
     month = month_start(start)
     next_month = add_months(month, 1)
+    converted_on = next_month - timedelta(days=1)
     share = Fraction((end - start).days + 1, (next_month - month).days)
     finalized = Invoice.objects.filter(status=InvoiceStatus.FINALIZED)
     invoices = finalized.filter(
@@ -181,7 +183,7 @@ def _add_invoiced(parties: dict, start: date, end: date, rates: _Rates) -> None:
     for sign, rows in ((1, invoices), (-1, credits)):
         for customer_id, currency, base in rows:
             part = base * share.numerator / share.denominator
-            amount = rates.convert(sign * part, currency, end)
+            amount = rates.convert(sign * part, currency, converted_on)
             if amount is None:
                 parties[customer_id].missing_rates.add(currency)
             else:
@@ -264,17 +266,57 @@ def _fingerprint(rule: str, shared: SharedCosts, bases: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def kept(start: date, end: date) -> bool:
+    """Whether the allocation of [start, end] is stored: a whole calendar month that has
+    started. A part of a month, or a month to come, is computed for the page asking and not
+    kept (any range would otherwise add rows)."""
+    whole = start == month_start(start) and end == add_months(start, 1) - timedelta(days=1)
+    return whole and start <= timezone.now().date()
+
+
 def cost_allocation_refresh(
     *, start: date, end: date, parties: dict[int | None, Party], shared: SharedCosts
-) -> CostAllocation:
-    """The stored allocation of the piece [start, end], recomputed and rewritten when the
-    shared costs, the rule or any basis changed since it was stored; else left as it is."""
+) -> tuple[CostAllocation, list[CostAllocationShare]]:
+    """The allocation of the piece [start, end] and its shares. A whole month's is stored, and
+    recomputed and rewritten when the shared costs, the rule or any basis changed since; else
+    left as it is."""
     rule = settings.COST_ALLOCATION_RULE
     applied, bases = _bases(rule, parties)
     fingerprint = _fingerprint(rule, shared, bases)
-    stored = CostAllocation.objects.filter(start=start, end=end).first()
+    keep = kept(start, end)
+    stored = CostAllocation.objects.filter(start=start, end=end).first() if keep else None
     if stored and stored.fingerprint == fingerprint:
-        return stored
+        return stored, list(stored.shares.all())
+    allocation, shares = _allocation(start, end, rule, applied, bases, shared, fingerprint)
+    if not keep:
+        return allocation, shares
+    try:
+        with transaction.atomic():
+            fields = {f.name: getattr(allocation, f.name) for f in ALLOCATION_FIELDS}
+            allocation, _ = CostAllocation.objects.update_or_create(
+                start=start, end=end, defaults=fields
+            )
+            allocation.shares.all().delete()
+            for share in shares:
+                share.allocation = allocation
+            CostAllocationShare.objects.bulk_create(shares)
+    except IntegrityError:
+        # Another request stored the same month at the same moment: theirs is as good.
+        allocation = CostAllocation.objects.get(start=start, end=end)
+        return allocation, list(allocation.shares.all())
+    return allocation, shares
+
+
+ALLOCATION_FIELDS = [
+    f for f in CostAllocation._meta.concrete_fields if f.name not in ("id", "start", "end")
+]
+
+
+def _allocation(
+    start: date, end: date, rule: str, applied: str, bases: dict, shared: SharedCosts,
+    fingerprint: str,
+) -> tuple[CostAllocation, list[CostAllocationShare]]:  # fmt: skip
+    """The allocation, not saved: the shared cost in minor units by largest remainder."""
     currency = settings.REPORTING_CURRENCY
     keys = sorted(bases, key=lambda k: (k is None, k or 0))
     total = sum(bases.values(), Decimal(0))
@@ -290,38 +332,31 @@ def cost_allocation_refresh(
             "Costs in " + ", ".join(sorted(shared.unconverted)) + " have no exchange rate and "
             "are left out of the shared cost."
         )
-    try:
-        with transaction.atomic():
-            allocation, _ = CostAllocation.objects.update_or_create(
-                start=start,
-                end=end,
-                defaults={
-                    "rule": rule,
-                    "applied_rule": applied,
-                    "currency": currency,
-                    "shared_cost": round_money(shared.total, currency),
-                    "shared_by_category": {k: str(v) for k, v in shared.by_category.items()},
-                    "basis_total": total,
-                    "note": " ".join(notes),
-                    "fingerprint": fingerprint,
-                    "computed_at": timezone.now(),
-                },
-            )
-            allocation.shares.all().delete()
-            CostAllocationShare.objects.bulk_create(
-                CostAllocationShare(
-                    allocation=allocation,
-                    customer_id=key,
-                    basis=bases[key],
-                    ratio=(bases[key] / total).quantize(RATIO_QUANTUM),
-                    amount=amount,
-                )
-                for key, amount in zip(keys, amounts, strict=True)
-            )
-    except IntegrityError:
-        # Another request stored the same piece at the same moment: theirs is as good.
-        return CostAllocation.objects.get(start=start, end=end)
-    return allocation
+    allocation = CostAllocation(
+        start=start,
+        end=end,
+        rule=rule,
+        applied_rule=applied,
+        currency=currency,
+        shared_cost=round_money(shared.total, currency),
+        shared_by_category={k: f"{v.normalize():f}" for k, v in shared.by_category.items()},
+        basis_total=total,
+        note=" ".join(notes),
+        fingerprint=fingerprint,
+        computed_at=timezone.now(),
+    )
+    shares = [
+        CostAllocationShare(
+            customer_id=key,
+            basis=bases[key],
+            ratio=(bases[key] / total).quantize(RATIO_QUANTUM),
+            amount=amount,
+        )
+        for key, amount in zip(keys, amounts, strict=True)
+    ]
+    # Largest first, as they are read back once stored (CostAllocationShare's ordering).
+    shares.sort(key=lambda share: -share.amount)
+    return allocation, shares
 
 
 # --- The report -------------------------------------------------------------------------------
@@ -381,8 +416,9 @@ def customer_margins(*, start: date, end: date) -> CustomerMargins:
     for first, last in month_pieces(start, end):
         piece = _parties_of_piece(first, last, rates)
         shared = shared_costs(first, last)
-        allocation = cost_allocation_refresh(start=first, end=last, parties=piece, shared=shared)
-        shares = list(allocation.shares.all())
+        allocation, shares = cost_allocation_refresh(
+            start=first, end=last, parties=piece, shared=shared
+        )
         for share in shares:
             piece[share.customer_id].allocated += share.amount
         for key, party in piece.items():

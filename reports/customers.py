@@ -5,6 +5,7 @@ XLSX and the JSON API, so they cannot disagree."""
 
 from decimal import Decimal
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,7 +19,7 @@ from costledger.templatetags.ledger import allocation_rule_words
 from reports.downloads import refused
 from reports.export_links import export_links
 from reports.exports import csv_response, xlsx_response
-from reports.pages import _period_bar, business_period
+from reports.pages import _period_bar
 from reports.periods import Period, period_query, period_read, period_resolve
 from reports.tables import Table
 
@@ -32,11 +33,40 @@ HEADERS = [
 
 
 def margins_period(params: QueryParams) -> Period:
-    """The period asked; without one, the last full month (margins are a month-end figure)."""
-    if not PERIOD_PARAMETERS & set(params.params):
+    """The period asked; without one (or with one it cannot read: `params.errors` says why),
+    the last full month (margins are a month-end figure)."""
+    last_month = period_resolve(key="last_month", compare="none")
+    if not any(params.params.get(name) for name in PERIOD_PARAMETERS):
         params.choice("compare", {"previous": "", "last_year": "", "none": ""})
-        return period_resolve(key="last_month", compare="none")
-    return period_read(params)
+        return last_month
+    period = period_read(params)
+    return last_month if params.errors else period
+
+
+def shown(party: Party, currency: str) -> Party:
+    """The row as shown: each amount rounded to the minor unit, the margin from those, so that
+    a row adds across (revenue - costs = margin) and the columns add down to the total."""
+    return Party(
+        invoiced=round_money(party.invoiced, currency),
+        stripe=round_money(party.stripe, currency),
+        llm_cost=round_money(party.llm_cost, currency),
+        requests=party.requests,
+        unpriced_requests=party.unpriced_requests,
+        allocated=round_money(party.allocated, currency),
+        missing_rates=party.missing_rates,
+    )
+
+
+def shown_rows(margins: CustomerMargins) -> tuple[list[tuple], Party, Party]:
+    """(customer, shown row) lowest margin first, the unassigned row, and the total of the
+    rows as shown."""
+    currency = margins.currency
+    rows = [(customer, shown(party, currency)) for customer, party in margins.rows()]
+    unassigned = shown(margins.unassigned, currency)
+    total = Party()
+    for _, party in [*rows, (None, unassigned)]:
+        total.add(party)
+    return rows, unassigned, total
 
 
 def incomplete(party: Party) -> list[str]:
@@ -71,9 +101,10 @@ def _row(label: str, party: Party, currency: str) -> tuple:
 
 def customers_table(margins: CustomerMargins) -> Table:
     currency = margins.currency
-    rows = [_row(c.name, party, currency) for c, party in margins.rows()]
-    rows.append(_row(UNASSIGNED_LABEL, margins.unassigned, currency))
-    rows.append(_row("Total", margins.total, currency))
+    customers, unassigned, total = shown_rows(margins)
+    rows = [_row(c.name, party, currency) for c, party in customers]
+    rows.append(_row(UNASSIGNED_LABEL, unassigned, currency))
+    rows.append(_row("Total", total, currency))
     return Table(
         name="customers",
         title="Margin per customer",
@@ -161,8 +192,11 @@ def _allocation_json(piece: PieceMargins) -> dict:
         "end": allocation.end.isoformat(),
         "rule": allocation.rule,
         "applied_rule": allocation.applied_rule,
-        "shared_cost": str(allocation.shared_cost),
-        "shared_by_category": allocation.shared_by_category,
+        "shared_cost": _money(allocation.shared_cost, allocation.currency),
+        "shared_by_category": {
+            category: _money(Decimal(amount), allocation.currency)
+            for category, amount in allocation.shared_by_category.items()
+        },
         "basis_total": _exact(allocation.basis_total),
         "note": allocation.note,
         "computed_at": allocation.computed_at.isoformat(),
@@ -180,6 +214,7 @@ def _allocation_json(piece: PieceMargins) -> dict:
 
 def customer_margins_json(margins: CustomerMargins) -> dict:
     currency = margins.currency
+    customers, unassigned, total = shown_rows(margins)
     return {
         "start": margins.start.isoformat(),
         "end": margins.end.isoformat(),
@@ -193,11 +228,12 @@ def customer_margins_json(margins: CustomerMargins) -> dict:
                 "stripe_customer_id": customer.stripe_customer_id or None,
                 **_party_json(party, currency),
             }
-            for customer, party in margins.rows()
+            for customer, party in customers
         ],
-        "unassigned": _party_json(margins.unassigned, currency),
-        "total": _party_json(margins.total, currency),
+        "unassigned": _party_json(unassigned, currency),
+        "total": _party_json(total, currency),
         "shared_cost": {
+            # What was allocated: each month's shared cost rounded to the cent, added up.
             "total": _money(margins.shared_cost, currency),
             "by_category": {
                 category: _money(amount, currency)
@@ -223,12 +259,13 @@ class _CustomersView(View):
 
 class CustomersPage(_CustomersView):
     def get(self, request):
-        if PERIOD_PARAMETERS & set(request.GET):
-            period = business_period(request)
-        else:
-            period = margins_period(QueryParams(request.GET))
+        params = QueryParams(request.GET)
+        period = margins_period(params)
+        for problem in params.errors.values():
+            messages.error(request, f"{problem} Showing last month instead.")
         margins = customer_margins(start=period.start, end=period.end)
         currency = margins.currency
+        customers, unassigned, total = shown_rows(margins)
         rows = [
             {
                 "customer": customer,
@@ -237,7 +274,7 @@ class CustomersPage(_CustomersView):
                 "percent": _percent(party.margin_percent),
                 "incomplete": incomplete(party),
             }
-            for customer, party in margins.rows()
+            for customer, party in customers
         ]
         names = {pk: c.name for pk, c in margins.customers.items()}
         context = {
@@ -247,11 +284,11 @@ class CustomersPage(_CustomersView):
             "currency": currency,
             "margins": margins,
             "rows": rows,
-            "unassigned": margins.unassigned,
-            "unassigned_incomplete": incomplete(margins.unassigned),
-            "unassigned_percent": _percent(margins.unassigned.margin_percent),
-            "total": margins.total,
-            "total_percent": _percent(margins.total.margin_percent),
+            "unassigned": unassigned,
+            "unassigned_incomplete": incomplete(unassigned),
+            "unassigned_percent": _percent(unassigned.margin_percent),
+            "total": total,
+            "total_percent": _percent(total.margin_percent),
             "losses": sum(1 for row in rows if row["party"].margin < 0),
             "shared_labels": [(c.value, c.label) for c in Category if c.value in
                               margins.shared_by_category],

@@ -103,6 +103,13 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"],
+                condition=~models.Q(stripe_customer_id=""),
+                name="customer_unique_stripe_id",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -121,6 +128,18 @@ class Customer(models.Model):
             errors["stripe_customer_id"] = ValidationError(
                 "A Stripe customer id looks like cus_NffrFeUfNV2Hib.", code="bad_stripe_id"
             )
+        elif self.stripe_customer_id:
+            holder = (
+                Customer.objects.filter(stripe_customer_id=self.stripe_customer_id)
+                .exclude(pk=self.pk)
+                .first()
+            )
+            if holder:
+                errors["stripe_customer_id"] = ValidationError(
+                    f"{holder} is already linked to {self.stripe_customer_id}: what Stripe "
+                    "collects from it counts for one customer only.",
+                    code="stripe_id_taken",
+                )
         if self.plan_id and self.currency and self.plan.currency != self.currency:
             errors["plan"] = ValidationError(
                 f"The plan {self.plan} is priced in {self.plan.currency}, the customer is "

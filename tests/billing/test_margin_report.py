@@ -4,6 +4,7 @@ November of test_margins.py: Acme margin 73.00, Globex -114.00 (unprofitable), u
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 
 import openpyxl
@@ -15,7 +16,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from billing.models import CostAllocation
+from billing.issuing import billing_run, invoice_finalize
+from billing.models import CostAllocation, Invoice
+from tests.billing.conftest import customer, plan
 
 pytestmark = pytest.mark.django_db
 API = reverse("api-customer-margins")
@@ -162,3 +165,48 @@ class TestHostileRanges(HypothesisTestCase):
         assert response.status_code in (200, 400)
         if response.status_code == 400:
             assert set(response.json()["errors"]) <= {"start", "end", "period", "compare"}
+
+
+def test_the_json_says_amounts_the_same_way_every_time(client, world):
+    bodies = [
+        client.get(API, NOVEMBER, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json() for _ in range(2)
+    ]
+    assert bodies[0] == bodies[1]
+    (allocation,) = bodies[1]["allocations"]
+    assert allocation["shared_cost"] == "123.33"
+    assert allocation["shared_by_category"] == {
+        "infrastructure": "100.00", "communications": "20.00", "payments": "3.33"
+    }  # fmt: skip
+    empty = client.get(
+        API, {"start": "2026-09-01", "end": "2026-09-30"}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    ).json()
+    assert empty["allocations"][0]["shared_cost"] == "0.00"
+    assert empty["total"]["margin"] == "0.00"
+
+
+def test_the_rows_as_shown_add_up_across_and_down(client, viewer_user):
+    """Three customers, each invoiced 10.00 for November: one day of it is 0.3333... each,
+    shown 0.33; the total is the 0.99 shown above it, not a 1.00 that no column adds to."""
+    for n in range(3):
+        customer(plan(f"P{n}", currency="USD", fee="10"), name=f"C{n}", country="US")
+    billing_run(month=date(2026, 11, 1))
+    for invoice in Invoice.objects.all():
+        invoice_finalize(invoice_id=invoice.pk)
+    body = client.get(
+        API, {"start": "2026-11-01", "end": "2026-11-01"}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}"
+    ).json()
+    assert [c["revenue"]["total"] for c in body["customers"]] == ["0.33"] * 3
+    assert body["total"]["revenue"]["total"] == "0.99" == body["total"]["margin"]
+
+
+def test_empty_dates_mean_last_month_and_a_bad_period_on_the_page_says_so(
+    client, world, viewer_user
+):
+    body = client.get(API, {"start": "", "end": ""}, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json()
+    assert (body["start"], body["end"]) == ("2026-11-01", "2026-11-30")
+    client.force_login(viewer_user)
+    response = client.get(reverse("admin:customers"), {"start": "2026-13-01", "end": "x"})
+    assert response.status_code == 200
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages and all(m.endswith("Showing last month instead.") for m in messages)
+    assert response.context["period"].start.isoformat() == "2026-11-01"

@@ -18,6 +18,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -199,3 +201,42 @@ def test_shares_always_add_up_to_the_cent(amount, weights, currency):
     for share, weight in zip(shares, weights, strict=True):
         exact = round_money(amount, currency) * weight / total
         assert abs(share - exact) < quantum
+
+
+def test_parts_of_a_month_add_up_to_the_month_in_another_currency(settings):
+    """A 100 EUR invoice (FR, 20 % VAT: 100.00 net), converted at its month's last day
+    (1.20), whatever part of the month is asked: 15 + 15 days = 60.00 + 60.00 = 120.00."""
+    exchange_rate_set(day=date(2026, 11, 1), currency="EUR", rate=Decimal("1.10"))
+    exchange_rate_set(day=date(2026, 11, 30), currency="EUR", rate=Decimal("1.20"))
+    customer(plan("EUR plan", currency="EUR", fee="100"), "u-eur", name="Euro SA")
+    billing_run(month=NOVEMBER)
+    invoice_finalize(invoice_id=Invoice.objects.get().pk)
+
+    def invoiced(start, end):
+        ((_, party),) = customer_margins(start=start, end=end).rows()
+        return party.invoiced
+
+    first, second = invoiced(NOVEMBER, date(2026, 11, 15)), invoiced(date(2026, 11, 16), END)
+    assert (first, second, invoiced(NOVEMBER, END)) == (Decimal(60), Decimal(60), Decimal(120))
+
+
+def test_only_whole_months_that_have_started_are_stored(world):
+    customer_margins(start=date(2026, 11, 10), end=date(2027, 2, 28))
+    # part of November: not kept; December (the month in progress): kept; January on: not yet
+    assert list(CostAllocation.objects.values_list("start", "end")) == [
+        (date(2026, 12, 1), date(2026, 12, 31))
+    ]
+    customer_margins(start=date(2026, 10, 1), end=date(2026, 11, 30))
+    assert sorted(CostAllocation.objects.values_list("start", flat=True)) == [
+        date(2026, 10, 1), NOVEMBER, date(2026, 12, 1)
+    ]  # fmt: skip
+
+
+def test_a_stripe_customer_id_links_one_customer_only(world):
+    acme, globex = world
+    globex.stripe_customer_id = acme.stripe_customer_id
+    with pytest.raises(ValidationError) as refused:
+        globex.full_clean()
+    assert "Acme is already linked to cus_Acme" in str(refused.value.message_dict)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        globex.save()
