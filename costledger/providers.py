@@ -32,9 +32,11 @@ PROVIDERS: dict[str, Provider] = {
         Provider("weaviate", "Weaviate", Category.INFRASTRUCTURE),
         Provider("twilio", "Twilio", Category.COMMUNICATIONS),
         Provider("stripe", "Stripe", Category.PAYMENTS),
+        Provider("paypal", "PayPal", Category.PAYMENTS),
         Provider("openai", "OpenAI", Category.LLM),
         Provider("anthropic", "Anthropic", Category.LLM),
         Provider("openrouter", "OpenRouter", Category.LLM),
+        Provider("cohere", "Cohere", Category.LLM),
         Provider("other", "Other", Category.OTHER),
     )
 }

@@ -7,13 +7,22 @@ PAYPAL_API_URL is https://api-m.paypal.com, or https://api-m.sandbox.paypal.com 
 
 Each transaction's `transaction_info.fee_amount` is what PayPal kept (a negative value, "-0.64")
 or gave back (positive, on a refund that returns part of the fee); the cost of a day is minus
-their sum, per currency, by the UTC day of `transaction_initiation_date`. Transactions count when
-their status is S (completed) or V (reversed: the fee of a payment later reversed was still
-charged; the reversal is its own transaction, carrying any fee given back); P (pending) and D
-(denied) are left out, their fee is not charged (yet). A search covers at most 31 days and pages
-of at most 500 transactions (`page`, `total_pages`); a longer window is cut into searches of 31
-days. PayPal makes a transaction searchable up to three hours after it happens, so a day's
-figure settles with the next day's run (the sync's default window re-reads yesterday).
+their sum, per currency, by the UTC day of `transaction_initiation_date` (PayPal writes it in the
+account's time zone, with its offset). Transactions count when their status is S (completed) or
+V (reversed: the fee of a payment later reversed was still charged; the reversal is its own
+transaction, carrying any fee given back); P (pending) and D (denied) are left out, their fee is
+not charged (yet). A payment still pending when its day is last synced is therefore counted only
+by a later run for that day (`sync_metrics --only paypal --date DAY`). The quantity of a row is
+the number of counted transactions with a fee other than zero.
+
+Only balance-affecting records are searched (`balance_affecting_records_only=Y`, PayPal's
+default, asked explicitly): PayPal may list a transaction id twice, once as a non-balance-affecting
+record, and that copy must not count its fee again. A search covers at most 31 days and pages of
+at most 500 transactions (`page`, `total_pages`); a longer window is cut into searches of 31
+days. PayPal makes a transaction searchable up to three hours after it happens: the daily sync
+(02:15 UTC by default) reads yesterday before PayPal may have listed its last hours, so a day
+that has ended whose data PayPal had not refreshed to its end (`last_refreshed_datetime`) gets a
+note saying so and what to re-run.
 https://developer.paypal.com/docs/api/transaction-search/v1/
 """
 
@@ -22,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 
 from collectors.base import Collector, CollectResult, ConnectionProbe, SyncWindow
 from collectors.errors import UnexpectedResponse
@@ -87,6 +97,7 @@ class PayPalCollector(Collector):
 
     def collect(self, window: SyncWindow) -> CollectResult:
         self.http = self.provider_http()
+        self.refreshed: datetime | None = None
         fees: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
         counts: dict[tuple[date, str], int] = defaultdict(int)
         read = 0
@@ -101,6 +112,8 @@ class PayPalCollector(Collector):
             if not window.start <= day < window.end:
                 continue
             currency, amount = _money(fee)
+            if not amount:
+                continue
             fees[(day, currency)] -= amount
             counts[(day, currency)] += 1
         entries = [
@@ -108,7 +121,11 @@ class PayPalCollector(Collector):
             for (day, currency), amount in sorted(fees.items())
         ]
         rows = cost_entries_replace_days(
-            start=window.start, end=window.end, entries=entries, provider="paypal"
+            start=window.start,
+            end=window.end,
+            entries=entries,
+            provider="paypal",
+            source=Source.API,
         )
         total: dict[str, Decimal] = defaultdict(Decimal)
         for (_, currency), amount in fees.items():
@@ -116,6 +133,7 @@ class PayPalCollector(Collector):
         return CollectResult(
             rows_written=rows,
             figures={"fees": dict(sorted(total.items())), "transactions": read},
+            notes=self._late_notes(window),
         )
 
     def _transactions(self, window: SyncWindow):
@@ -123,24 +141,54 @@ class PayPalCollector(Collector):
         start = window.start
         while start < window.end:
             end = min(start + timedelta(days=MAX_SEARCH_DAYS), window.end)
+            params = {
+                **_range(start, end),
+                "fields": "transaction_info",
+                "balance_affecting_records_only": "Y",
+                "page_size": PAGE_SIZE,
+            }
             page, pages = 1, 1
             while page <= pages:
-                params = {**_range(start, end), "fields": "transaction_info"}
-                body = self.http.get_json(
-                    TRANSACTIONS_PATH, params={**params, "page_size": PAGE_SIZE, "page": page}
-                )
+                body = self.http.get_json(TRANSACTIONS_PATH, params={**params, "page": page})
                 details = require(body, "transaction_details", provider=PROVIDER)
                 if not isinstance(details, list):
                     raise UnexpectedResponse(
                         f"{PROVIDER} answered transaction_details={type(details).__name__}, "
                         "not a list"
                     )
+                self._note_refreshed(body)
                 yield from details
                 pages = _count(body.get("total_pages", 1), "total_pages")
                 if pages > 10_000:
                     raise UnexpectedResponse(f"{PROVIDER} answered total_pages={pages}")
                 page += 1
             start = end
+
+    def _note_refreshed(self, body: dict) -> None:
+        """Keep the earliest `last_refreshed_datetime` answered: how far PayPal's data went."""
+        value = body.get("last_refreshed_datetime")
+        if value is None:
+            return
+        refreshed = time_of(value, field="last_refreshed_datetime", provider=PROVIDER)
+        self.refreshed = refreshed if self.refreshed is None else min(self.refreshed, refreshed)
+
+    def _late_notes(self, window: SyncWindow) -> list[str]:
+        """The days of the window that have ended but that PayPal had not listed to their end.
+        Today is left out: every collector's today is only so far."""
+        if self.refreshed is None:
+            return []
+        now, second = timezone.now(), timedelta(seconds=1)
+        ends = {day: _midnight(day + timedelta(days=1)) for day in window.days()}
+        late = [day for day, end in ends.items() if end <= now and self.refreshed < end - second]
+        if not late:
+            return []
+        days = ", ".join(day.isoformat() for day in late)
+        command = f"--date {late[0]}" if len(late) == 1 else f"--since {late[0]} --until {late[-1]}"
+        return [
+            f"PayPal had listed transactions up to {self.refreshed:%Y-%m-%d %H:%M} UTC (it lists "
+            f"them up to three hours late): fees of {days} after that are not in yet; run "
+            f"`manage.py sync_metrics --only paypal {command}` again later"
+        ]
 
     def _entry(self, day: date, currency: str, amount: Decimal, count: int) -> CostEntry:
         return CostEntry(
@@ -160,9 +208,13 @@ class PayPalCollector(Collector):
         )
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
 def _range(start: date, end: date) -> dict[str, str]:
     """A search of the UTC days [start, end): PayPal takes the end as the last second."""
-    last = datetime.combine(end, datetime.min.time(), tzinfo=UTC) - timedelta(seconds=1)
+    last = _midnight(end) - timedelta(seconds=1)
     return {
         "start_date": f"{start.isoformat()}T00:00:00Z",
         "end_date": last.strftime("%Y-%m-%dT%H:%M:%SZ"),
