@@ -68,6 +68,7 @@ DAILY_CHARGES = [
     DailyCharge("weaviate", "Serverless cloud (estimate)", Source.ESTIMATE, Decimal("95.00")),
     DailyCharge("twilio", "totalprice", Source.API, Decimal("41.00"), "messages"),
     DailyCharge("stripe", "Processing fees", Source.API, Decimal("186.00")),
+    DailyCharge("paypal", "transaction fees", Source.API, Decimal("23.00")),
 ]  # the LLM providers' bills follow the requests: `_llm_bills`
 
 DEMO_MONTHS = 6  # the current month and the five before it
