@@ -283,7 +283,9 @@ def cost_allocation_refresh(
     rule = settings.COST_ALLOCATION_RULE
     applied, bases = _bases(rule, parties)
     fingerprint = _fingerprint(rule, shared, bases)
-    keep = kept(start, end)
+    # A month with nothing to share is not kept either: a long range over empty months would
+    # otherwise store a row for each.
+    keep = kept(start, end) and bool(shared.total)
     stored = CostAllocation.objects.filter(start=start, end=end).first() if keep else None
     if stored and stored.fingerprint == fingerprint:
         return stored, list(stored.shares.all())

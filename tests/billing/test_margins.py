@@ -221,6 +221,13 @@ def test_parts_of_a_month_add_up_to_the_month_in_another_currency(settings):
 
 
 def test_only_whole_months_that_have_started_are_stored(world):
+    cost_entries_upsert(
+        entries=[
+            cost_entry(provider="twilio", day=day, amount="1.00", source=Source.API,
+                       service="totalprice")
+            for day in (date(2026, 10, 5), date(2026, 12, 1), date(2027, 1, 5))
+        ]
+    )  # fmt: skip
     customer_margins(start=date(2026, 11, 10), end=date(2027, 2, 28))
     # part of November: not kept; December (the month in progress): kept; January on: not yet
     assert list(CostAllocation.objects.values_list("start", "end")) == [
@@ -240,3 +247,8 @@ def test_a_stripe_customer_id_links_one_customer_only(world):
     assert "Acme is already linked to cus_Acme" in str(refused.value.message_dict)
     with pytest.raises(IntegrityError), transaction.atomic():
         globex.save()
+
+
+def test_months_with_nothing_to_share_are_not_stored(world):
+    customer_margins(start=date(2024, 1, 1), end=date(2026, 10, 31))  # 34 empty months
+    assert not CostAllocation.objects.exists()
