@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -111,8 +112,10 @@ class Party:
         self.missing_rates |= other.missing_rates
 
 
-class _Rates:
-    """Exchange rates to the reporting currency, read once per (currency, day)."""
+class _Lookups:
+    """What one computation reads once for all its months: exchange rates to the reporting
+    currency (per currency and day), the customer holding each usage user, and the customer
+    each Stripe customer id links to."""
 
     def __init__(self):
         self.reporting = settings.REPORTING_CURRENCY
@@ -127,8 +130,18 @@ class _Rates:
         rate = self._rates[key]
         return None if rate is None else amount * rate
 
+    @cached_property
+    def owners(self) -> dict[str, int]:
+        return dict(CustomerUser.objects.values_list("user_id", "customer_id"))
 
-def _parties_of_piece(start: date, end: date, rates: _Rates) -> dict[int | None, Party]:
+    @cached_property
+    def linked(self) -> dict[str, int]:
+        return dict(
+            Customer.objects.exclude(stripe_customer_id="").values_list("stripe_customer_id", "id")
+        )
+
+
+def _parties_of_piece(start: date, end: date, rates: _Lookups) -> dict[int | None, Party]:
     parties: dict[int | None, Party] = defaultdict(Party)
     _add_usage(parties, start, end, rates)
     _add_invoiced(parties, start, end, rates)
@@ -136,11 +149,10 @@ def _parties_of_piece(start: date, end: date, rates: _Rates) -> dict[int | None,
     return parties
 
 
-def _add_usage(parties: dict, start: date, end: date, rates: _Rates) -> None:
+def _add_usage(parties: dict, start: date, end: date, rates: _Lookups) -> None:
     """Every user's usage over the piece, added to the customer holding the user (else to the
     unassigned row). Grouped per user (and per day when LLM costs need converting)."""
     sources = day_sources(start=start, end=end)
-    owners = dict(CustomerUser.objects.values_list("user_id", "customer_id"))
     per_day = rates.reporting != LLM_CURRENCY
     keys = ("user_id", "day") if per_day else ("user_id",)
     rows = (
@@ -150,7 +162,7 @@ def _add_usage(parties: dict, start: date, end: date, rates: _Rates) -> None:
         .order_by()
     )
     for row in rows:
-        party = parties[owners.get(row["user_id"], UNASSIGNED)]
+        party = parties[rates.owners.get(row["user_id"], UNASSIGNED)]
         party.requests += row["n"]
         party.unpriced_requests += row["unpriced"]
         if row["usd"] is None:
@@ -162,7 +174,7 @@ def _add_usage(parties: dict, start: date, end: date, rates: _Rates) -> None:
             party.llm_cost += cost
 
 
-def _add_invoiced(parties: dict, start: date, end: date, rates: _Rates) -> None:
+def _add_invoiced(parties: dict, start: date, end: date, rates: _Lookups) -> None:
     """The finalized invoices of the piece's month net of VAT, less the credit notes against
     them; a piece of a month takes its share of the month by days. Converted at the rate of
     its month's last day, whatever part of the month is asked (so the parts of a month add up
@@ -190,12 +202,9 @@ def _add_invoiced(parties: dict, start: date, end: date, rates: _Rates) -> None:
                 parties[customer_id].invoiced += amount
 
 
-def _add_stripe(parties: dict, start: date, end: date, rates: _Rates) -> None:
+def _add_stripe(parties: dict, start: date, end: date, rates: _Lookups) -> None:
     """What Stripe collected per customer and day; a Stripe customer no billing customer is
     linked to counts in the unassigned row."""
-    linked = dict(
-        Customer.objects.exclude(stripe_customer_id="").values_list("stripe_customer_id", "id")
-    )
     rows = (
         CustomerRevenue.objects.filter(provider="stripe", day__gte=start, day__lte=end)
         .values("customer_ref", "currency", "day")
@@ -203,7 +212,7 @@ def _add_stripe(parties: dict, start: date, end: date, rates: _Rates) -> None:
         .order_by()
     )
     for row in rows:
-        party = parties[linked.get(row["customer_ref"], UNASSIGNED)]
+        party = parties[rates.linked.get(row["customer_ref"], UNASSIGNED)]
         amount = rates.convert(row["total"], row["currency"], row["day"])
         if amount is None:
             party.missing_rates.add(row["currency"])
@@ -411,7 +420,7 @@ class CustomerMargins:
 def customer_margins(*, start: date, end: date) -> CustomerMargins:
     """Revenue, LLM cost, allocated cost and margin per customer over [start, end] (end
     included): each month (or part of one) on its own, then added up."""
-    rates = _Rates()
+    rates = _Lookups()
     pieces, parties = [], defaultdict(Party)
     shared_by_category: dict[str, Decimal] = defaultdict(Decimal)
     unconverted: set[str] = set()

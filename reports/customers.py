@@ -20,7 +20,7 @@ from reports.downloads import refused
 from reports.export_links import export_links
 from reports.exports import csv_response, xlsx_response
 from reports.pages import _period_bar
-from reports.periods import Period, period_query, period_read, period_resolve
+from reports.periods import COMPARISONS, Period, period_query, period_read, period_resolve
 from reports.tables import Table
 
 PERMISSION = "billing.view_customer"
@@ -37,7 +37,7 @@ def margins_period(params: QueryParams) -> Period:
     the last full month (margins are a month-end figure)."""
     last_month = period_resolve(key="last_month", compare="none")
     if not any(params.params.get(name) for name in PERIOD_PARAMETERS):
-        params.choice("compare", {"previous": "", "last_year": "", "none": ""})
+        params.choice("compare", dict(COMPARISONS))  # nothing to compare, but still read
         return last_month
     period = period_read(params)
     return last_month if params.errors else period
@@ -111,7 +111,7 @@ def customers_table(margins: CustomerMargins) -> Table:
         headers=HEADERS,
         rows=rows,
         note=f"{margins.start} to {margins.end}, in {currency}; lowest margin first. "
-        f"Shared costs allocated {_rule_words(margins.rule)}.",
+        f"Shared costs allocated {allocation_rule_words(margins.rule)}.",
     )
 
 
@@ -149,10 +149,6 @@ def allocations_table(margins: CustomerMargins) -> Table:
         "active customer; ratio = basis / basis total; amounts by largest remainder, so each "
         "month's shares add up to its shared cost to the cent.",
     )
-
-
-def _rule_words(rule: str) -> str:
-    return allocation_rule_words(rule)
 
 
 # --- JSON --------------------------------------------------------------------------------------
